@@ -1,0 +1,207 @@
+"""Settings: one pydantic-settings model read from a TOML file, overridable by ESSAIM_* variables.
+
+A wrong setting must stop the start with one line naming the key, so `load_settings` turns
+pydantic's validation errors into a `ConfigError` whose message is that line.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+TELEGRAM_API = "https://api.telegram.org/bot"
+TELEGRAM_FILES = "https://api.telegram.org/file/bot"
+
+Language = Literal["fr", "en"]
+
+
+class ConfigError(Exception):
+    """A configuration problem, said in one line that names the key."""
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = None
+    base_url: str = TELEGRAM_API
+    base_file_url: str = TELEGRAM_FILES
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_url: str | None = None
+    webhook_path: str = "/telegram"
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        raw = value.get_secret_value()
+        head, _, tail = raw.partition(":")
+        if not head.isdigit() or len(tail) < 4:
+            raise ValueError("does not look like a BotFather token (digits:secret)")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramSettings:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("webhook mode needs telegram.webhook_url")
+        return self
+
+
+class OrganisationSettings(BaseModel):
+    name: str = Field(default="Essaim", min_length=1, max_length=120)
+    contact: str = Field(default="contact@example.org", min_length=1, max_length=200)
+
+
+class DatabaseSettings(BaseModel):
+    path: Path = Path("essaim.sqlite3")
+
+
+class CheckinSettings(BaseModel):
+    interval_days: int = Field(default=14, ge=1, le=365)
+    day_start: time = time(9, 0)
+    day_end: time = time(20, 0)
+
+    @model_validator(mode="after")
+    def _window_order(self) -> CheckinSettings:
+        if self.day_start >= self.day_end:
+            raise ValueError("checkins.day_start must be before checkins.day_end")
+        return self
+
+
+class SendingSettings(BaseModel):
+    messages_per_second: float = Field(default=30.0, gt=0, le=30)
+    per_chat_per_second: float = Field(default=1.0, gt=0, le=10)
+    allow_paid_broadcast: bool = False
+    paid_messages_per_second: float = Field(default=1000.0, gt=0, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    max_in_flight: int = Field(default=64, ge=1, le=512)
+
+
+class CallSettings(BaseModel):
+    reminder_hours: list[int] = Field(default_factory=lambda: [24, 2])
+    summary_edit_seconds: float = Field(default=3.0, ge=1.0)
+
+
+class InitiativeSettings(BaseModel):
+    digest_hours: float = Field(default=6.0, gt=0)
+    max_pending_per_member: int = Field(default=3, ge=1)
+
+
+class PairSettings(BaseModel):
+    auto_confirm: bool = False
+
+
+class SchedulerSettings(BaseModel):
+    tick_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+
+class SandboxSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    api_port: int = Field(default=8081, ge=0, le=65535)
+
+
+class HealthSettings(BaseModel):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8090, ge=1, le=65535)
+
+
+class Settings(BaseSettings):
+    """Everything a deployment chooses. Environment variables win over the file."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ESSAIM_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    telegram: TelegramSettings = TelegramSettings()
+    organisation: OrganisationSettings = OrganisationSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    coordinators: list[int] = Field(default_factory=list)
+    territories: list[str] = Field(
+        default_factory=lambda: ["Blaye", "Libourne", "Saint-André-de-Cubzac"], min_length=1
+    )
+    themes: list[str] = Field(
+        default_factory=lambda: ["Solidarité", "Environnement", "Culture", "Jeunesse"],
+        min_length=1,
+    )
+    default_language: Language = "fr"
+    timezone: str = "Europe/Paris"
+    checkins: CheckinSettings = CheckinSettings()
+    retention_months: int = Field(default=24, ge=1, le=120)
+    invite_days: int = Field(default=7, ge=1, le=90)
+    sending: SendingSettings = SendingSettings()
+    calls: CallSettings = CallSettings()
+    initiatives: InitiativeSettings = InitiativeSettings()
+    pairs: PairSettings = PairSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    health: HealthSettings = HealthSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("territories", "themes")
+    @classmethod
+    def _distinct_names(cls, values: list[str]) -> list[str]:
+        cleaned = [v.strip() for v in values]
+        if any(not v or len(v) > 40 for v in cleaned):
+            raise ValueError("each name must have 1 to 40 characters")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError("names must be distinct")
+        return cleaned
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first so that ESSAIM_* overrides what the TOML file (init) says.
+        return (env_settings, init_settings)
+
+
+def _key_of(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "(root)"
+
+
+def load_settings(path: Path | None, *, must_exist: bool = False) -> Settings:
+    """Read the TOML file (if any) and the environment into validated settings."""
+    data: dict[str, Any] = {}
+    if path is not None and path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    elif must_exist and path is not None:
+        raise ConfigError(f"{path}: no such configuration file")
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(f"{_key_of(error['loc'])}: {message}")
+        raise ConfigError("; ".join(lines)) from None

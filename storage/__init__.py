@@ -1,0 +1,1 @@
+"""Storage: migrations, the connection interface and one repository per table family."""

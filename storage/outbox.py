@@ -1,0 +1,197 @@
+"""The delivery outbox: one row per message that must reach someone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from storage.db import Database, Row, from_db_time, to_db_time
+
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "blocked", "dropped"]
+
+
+class Button(BaseModel):
+    text: str
+    data: str | None = None
+    url: str | None = None
+
+
+class Payload(BaseModel):
+    """What to send, already rendered in the recipient's language (HTML text)."""
+
+    text: str
+    buttons: list[list[Button]] = Field(default_factory=list)
+    photo: str | None = None
+
+
+class NewDelivery(BaseModel):
+    chat_id: int
+    kind: str
+    ref_id: int | None = None
+    priority: int = 5
+    payload: Payload
+    not_before: datetime | None = None
+
+
+class Delivery(BaseModel):
+    id: int
+    chat_id: int
+    kind: str
+    ref_id: int | None
+    priority: int
+    payload: Payload
+    status: DeliveryStatus
+    attempts: int
+    not_before: datetime
+    message_id: int | None
+    last_error: str | None
+
+
+class DeliveryResult(BaseModel):
+    id: int
+    status: DeliveryStatus
+    message_id: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
+_COLUMNS = (
+    "id, chat_id, kind, ref_id, priority, payload, status, attempts, not_before, "
+    "message_id, last_error"
+)
+
+
+def _delivery(row: Row) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        kind=row["kind"],
+        ref_id=row["ref_id"],
+        priority=row["priority"],
+        payload=Payload.model_validate_json(row["payload"]),
+        status=row["status"],
+        attempts=row["attempts"],
+        not_before=from_db_time(row["not_before"]),
+        message_id=row["message_id"],
+        last_error=row["last_error"],
+    )
+
+
+class OutboxRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def enqueue(self, deliveries: Sequence[NewDelivery], now: datetime) -> None:
+        stamp = to_db_time(now)
+        await self.db.executemany(
+            "INSERT INTO deliveries (chat_id, kind, ref_id, priority, payload, not_before, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    d.chat_id,
+                    d.kind,
+                    d.ref_id,
+                    d.priority,
+                    d.payload.model_dump_json(exclude_defaults=True),
+                    to_db_time(d.not_before) if d.not_before else stamp,
+                    stamp,
+                )
+                for d in deliveries
+            ],
+        )
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+        """Mark up to `limit` due rows as being sent and return them, highest priority first.
+
+        A row stays 'sending' until its result is recorded; after a crash those rows are sent
+        again (see `requeue_in_flight`), which is the documented duplicate bound.
+        """
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'queued' AND not_before <= ? "
+            "ORDER BY priority, not_before, id LIMIT ?",
+            (to_db_time(now), limit),
+        )
+        if rows:
+            await self.db.executemany(
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
+                "WHERE id = ? AND status = 'queued'",
+                [(r["id"],) for r in rows],
+            )
+        claimed = [_delivery(r) for r in rows]
+        for item in claimed:
+            item.status = "sending"
+            item.attempts += 1
+        return claimed
+
+    async def record(self, results: Iterable[DeliveryResult], now: datetime) -> None:
+        stamp = to_db_time(now)
+        await self.db.executemany(
+            "UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id), "
+            "last_error = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
+            "not_before = COALESCE(?, not_before) WHERE id = ?",
+            [
+                (
+                    r.status,
+                    r.message_id,
+                    r.error,
+                    r.status,
+                    stamp,
+                    to_db_time(r.retry_at) if r.retry_at else None,
+                    r.id,
+                )
+                for r in results
+            ],
+        )
+
+    async def requeue_in_flight(self) -> int:
+        """At start: rows left 'sending' by a crash go back to the queue."""
+        return await self.db.execute(
+            "UPDATE deliveries SET status = 'queued' WHERE status = 'sending'"
+        )
+
+    async def drop_for_chat(self, chat_id: int) -> int:
+        return await self.db.execute(
+            "UPDATE deliveries SET status = 'dropped', payload = '{\"text\":\"\"}' "
+            "WHERE chat_id = ? AND status IN ('queued', 'sending')",
+            (chat_id,),
+        )
+
+    async def drop_for_ref(self, kind: str, ref_id: int) -> int:
+        return await self.db.execute(
+            "UPDATE deliveries SET status = 'dropped' "
+            "WHERE kind = ? AND ref_id = ? AND status = 'queued'",
+            (kind, ref_id),
+        )
+
+    async def counts(self, kind: str, ref_id: int) -> dict[str, int]:
+        rows = await self.db.fetch_all(
+            "SELECT status, COUNT(*) AS n FROM deliveries WHERE kind = ? AND ref_id = ? "
+            "GROUP BY status",
+            (kind, ref_id),
+        )
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    async def queue_depth(self, now: datetime) -> tuple[int, datetime | None]:
+        row = await self.db.fetch_one(
+            "SELECT COUNT(*) AS n, MIN(not_before) AS oldest FROM deliveries "
+            "WHERE status IN ('queued', 'sending') AND not_before <= ?",
+            (to_db_time(now),),
+        )
+        if row is None:
+            return 0, None
+        return int(row["n"]), from_db_time(row["oldest"])
+
+    async def next_due(self) -> datetime | None:
+        row = await self.db.fetch_one(
+            "SELECT MIN(not_before) AS due FROM deliveries WHERE status = 'queued'"
+        )
+        return from_db_time(row["due"]) if row else None
+
+    async def for_chat(self, chat_id: int) -> list[Delivery]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE chat_id = ? ORDER BY id", (chat_id,)
+        )
+        return [_delivery(r) for r in rows]
