@@ -1,0 +1,59 @@
+"""The typed context every handler receives: services instead of string keys in bot_data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.services.members import MemberService
+from bot.services.outbox import OutboxService
+from bot.texts import Texts
+from storage.db import SqliteDatabase
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    db: SqliteDatabase
+    texts: Texts
+    members: MemberService
+    outbox: OutboxService
+    dispatcher: Dispatcher | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def require_dispatcher(self) -> Dispatcher:
+        if self.dispatcher is None:
+            raise RuntimeError("dispatcher not started")
+        return self.dispatcher
+
+
+class AppData:
+    """bot_data of the Application: holds the services once they are built."""
+
+    def __init__(self) -> None:
+        self._services: Services | None = None
+
+    @property
+    def services(self) -> Services:
+        if self._services is None:
+            raise RuntimeError("services are not initialised yet")
+        return self._services
+
+    @services.setter
+    def services(self, value: Services) -> None:
+        self._services = value
+
+
+class AppContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], AppData]):
+    @property
+    def services(self) -> Services:
+        return self.bot_data.services
+
+
+EssaimApp = Application[ExtBot[None], AppContext, dict[Any, Any], dict[Any, Any], AppData, Any]

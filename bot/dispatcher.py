@@ -1,0 +1,245 @@
+"""The outbox dispatcher: sends due deliveries at Telegram's allowed rate and records results.
+
+Crash safety: a row is claimed ('sending') before it is sent and its result is recorded in
+batches. After a crash the rows still 'sending' are queued again, so nobody is skipped and
+the only possible duplicates are messages that were sent but whose result was not recorded
+yet: at most `max_in_flight` requests plus the results waiting for the next flush
+(`FLUSH_EVERY` rows). Pacing is the rate limiter's job (bulk lane); this class keeps enough
+requests in flight to use the whole allowance despite network latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ExtBot
+
+from bot.clock import Clock
+from bot.config import SendingSettings
+from storage.db import Database
+from storage.members import MemberRepository
+from storage.outbox import Delivery, DeliveryResult, OutboxRepository, Payload
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 50
+FLUSH_SECONDS = 0.25
+IDLE_POLL_SECONDS = 1.0
+BULK = {"lane": "bulk"}
+
+Observer = Callable[[Sequence[tuple[Delivery, DeliveryResult]]], Awaitable[None]]
+
+
+def keyboard(payload: Payload) -> InlineKeyboardMarkup | None:
+    if not payload.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.text, url=b.url)
+                if b.url
+                else InlineKeyboardButton(b.text, callback_data=b.data)
+                for b in row
+            ]
+            for row in payload.buttons
+        ]
+    )
+
+
+async def send_payload(
+    bot: ExtBot[Any], chat_id: int, payload: Payload, *, paid: bool = False, lane: str = "bulk"
+) -> Message:
+    """Render a stored payload as a Telegram message."""
+    if payload.photo:
+        return await bot.send_photo(
+            chat_id,
+            payload.photo,
+            caption=payload.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(payload),
+            rate_limit_args={"lane": lane},
+            allow_paid_broadcast=paid or None,
+        )
+    return await bot.send_message(
+        chat_id,
+        payload.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(payload),
+        rate_limit_args={"lane": lane},
+        allow_paid_broadcast=paid or None,
+    )
+
+
+def classify(error: Exception, attempts: int, max_attempts: int, now: datetime) -> DeliveryResult:
+    """Map a Bot API failure to what happens to the delivery (id filled in by the caller)."""
+    text = str(error)
+    if isinstance(error, Forbidden):
+        return DeliveryResult(id=0, status="blocked", error=text[:200])
+    if isinstance(error, BadRequest):
+        lowered = text.lower()
+        if "chat not found" in lowered or "user is deactivated" in lowered:
+            return DeliveryResult(id=0, status="blocked", error=text[:200])
+        return DeliveryResult(id=0, status="failed", error=text[:200])
+    if isinstance(error, RetryAfter):
+        delay = error.retry_after
+        seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
+        return DeliveryResult(
+            id=0, status="queued", error=text[:200], retry_at=now + timedelta(seconds=seconds)
+        )
+    if isinstance(error, TimedOut | NetworkError) and attempts < max_attempts:
+        backoff = min(300.0, 2.0**attempts)
+        return DeliveryResult(
+            id=0, status="queued", error=text[:200], retry_at=now + timedelta(seconds=backoff)
+        )
+    return DeliveryResult(id=0, status="failed", error=text[:200])
+
+
+class Dispatcher:
+    def __init__(
+        self, db: Database, clock: Clock, bot: ExtBot[Any], settings: SendingSettings
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.bot = bot
+        self.settings = settings
+        self.outbox = OutboxRepository(db)
+        self.members = MemberRepository(db)
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(settings.max_in_flight)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._results: list[tuple[Delivery, DeliveryResult]] = []
+        self._observers: list[Observer] = []
+        self._flush_lock = asyncio.Lock()
+        self.sent_total = 0
+        self.failed_total = 0
+        self.blocked_total = 0
+        self.last_success: datetime | None = None
+
+    def observe(self, observer: Observer) -> None:
+        """Called after each flush with the recorded results (e.g. a call's live summary)."""
+        self._observers.append(observer)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        requeued = await self.outbox.requeue_in_flight()
+        if requeued:
+            log.info("dispatcher requeued %d deliveries left in flight", requeued)
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="essaim-dispatcher")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming, let in-flight sends finish (bounded by `grace`), record results."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._in_flight:
+            _, pending = await asyncio.wait(self._in_flight, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        await self.flush()
+        await self.outbox.requeue_in_flight()
+
+    async def _run(self) -> None:
+        last_flush = asyncio.get_running_loop().time()
+        while not self._stopping:
+            free = self.settings.max_in_flight - len(self._in_flight)
+            batch: list[Delivery] = []
+            if free > 0:
+                async with self.db.transaction():
+                    batch = await self.outbox.claim_due(self.clock.now(), free)
+            for delivery in batch:
+                await self._slots.acquire()
+                task = asyncio.create_task(self._send(delivery))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+            now = asyncio.get_running_loop().time()
+            if self._results and (
+                len(self._results) >= FLUSH_EVERY or now - last_flush >= FLUSH_SECONDS
+            ):
+                await self.flush()
+                last_flush = now
+            if batch and free == len(batch):
+                continue
+            self._wake.clear()
+            timeout = FLUSH_SECONDS if (self._results or self._in_flight) else IDLE_POLL_SECONDS
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _send(self, delivery: Delivery) -> None:
+        try:
+            message = await send_payload(
+                self.bot,
+                delivery.chat_id,
+                delivery.payload,
+                paid=self.settings.allow_paid_broadcast,
+            )
+            result = DeliveryResult(id=delivery.id, status="sent", message_id=message.message_id)
+            self.last_success = self.clock.now()
+        except Exception as error:  # every failure is classified and recorded
+            result = classify(
+                error, delivery.attempts, self.settings.max_attempts, self.clock.now()
+            )
+            result.id = delivery.id
+            log.info(
+                "delivery %d to chat %d: %s (%s)",
+                delivery.id,
+                delivery.chat_id,
+                result.status,
+                type(error).__name__,
+            )
+        finally:
+            self._slots.release()
+        self._results.append((delivery, result))
+        if len(self._results) >= FLUSH_EVERY:
+            self._wake.set()
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            if not self._results:
+                return
+            done, self._results = self._results, []
+            blocked = [d.chat_id for d, r in done if r.status == "blocked"]
+            async with self.db.transaction():
+                await self.outbox.record([r for _, r in done], self.clock.now())
+                if blocked:
+                    await self.members.mark_blocked(blocked)
+            for _, result in done:
+                if result.status == "sent":
+                    self.sent_total += 1
+                elif result.status == "failed":
+                    self.failed_total += 1
+                elif result.status == "blocked":
+                    self.blocked_total += 1
+            for observer in self._observers:
+                try:
+                    await observer(done)
+                except Exception:
+                    log.exception("dispatcher observer failed")
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until nothing due is queued or in flight: for tests and the sandbox."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            depth, _ = await self.outbox.queue_depth(self.clock.now())
+            if depth == 0 and not self._in_flight and not self._results:
+                return
+            self.wake()
+            await asyncio.sleep(0.02)
+        raise TimeoutError("dispatcher did not drain")

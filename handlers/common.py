@@ -1,0 +1,190 @@
+"""What every feature's handlers share: callback data, language, replies, keyboards.
+
+Callback data has one shape, `<feature>:<version>:<action>[:<arg>...]`, parsed here only;
+a press whose data does not parse, or whose version is old, is answered as stale and changes
+nothing. Authorisation is never read from callback data: services re-check every press.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+    User,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bot.context import AppContext
+from bot.texts import pick_language
+from storage.conversations import Conversation
+from storage.members import Member
+
+CALLBACK_VERSION = "1"
+
+InputHandler = Callable[[Update, AppContext, Member, Conversation], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Cb:
+    feature: str
+    action: str
+    args: tuple[str, ...] = ()
+
+    def pack(self) -> str:
+        data = ":".join((self.feature, CALLBACK_VERSION, self.action, *self.args))
+        if len(data.encode()) > 64:
+            raise ValueError(f"callback data over 64 bytes: {data}")
+        return data
+
+    def int_arg(self, position: int) -> int | None:
+        try:
+            return int(self.args[position])
+        except (IndexError, ValueError):
+            return None
+
+
+def cb(feature: str, action: str, *args: object) -> str:
+    return Cb(feature, action, tuple(str(a) for a in args)).pack()
+
+
+def parse_cb(data: str | None, feature: str) -> Cb | None:
+    if not data:
+        return None
+    parts = data.split(":")
+    if len(parts) < 3 or parts[0] != feature or parts[1] != CALLBACK_VERSION:
+        return None
+    return Cb(parts[0], parts[2], tuple(parts[3:]))
+
+
+def pattern(feature: str) -> str:
+    return f"^{feature}:"
+
+
+def language_for(context: AppContext, member: Member | None, user: User | None) -> str:
+    stored = member.language if member else None
+    code = user.language_code if user else None
+    return pick_language(stored, code, context.services.settings.default_language)
+
+
+def t(context: AppContext, lang: str, key: str, **params: Any) -> str:
+    return context.services.texts.get(lang, key, **params)
+
+
+def label(context: AppContext, lang: str, key: str, **params: Any) -> str:
+    """Button labels: catalogue text without HTML (buttons show no formatting)."""
+    from bot.texts import plain
+
+    return plain(t(context, lang, key, **params))
+
+
+def markup(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
+    """Rows of (label, callback data); a data starting with http is a link button."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(text, url=data)
+                if data.startswith(("http://", "https://"))
+                else InlineKeyboardButton(text, callback_data=data)
+                for text, data in row
+            ]
+            for row in rows
+            if row
+        ]
+    )
+
+
+async def reply(
+    update: Update,
+    context: AppContext,
+    text: str,
+    rows: Sequence[Sequence[tuple[str, str]]] = (),
+) -> Message:
+    """A new message in the chat of this update (interactive lane: no rate_limit_args)."""
+    chat = update.effective_chat
+    if chat is None:
+        raise RuntimeError("update without chat")
+    return await context.bot.send_message(
+        chat.id,
+        text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=markup(rows),
+    )
+
+
+async def show(
+    update: Update,
+    context: AppContext,
+    text: str,
+    rows: Sequence[Sequence[tuple[str, str]]] = (),
+) -> None:
+    """Answer a button press by editing its message in place, or reply to a text message."""
+    query = update.callback_query
+    if query is not None and query.message is not None and isinstance(query.message, Message):
+        try:
+            await query.message.edit_text(
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(rows),
+            )
+            return
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                return
+            raise
+    await reply(update, context, text, rows)
+
+
+async def answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    await query.answer(text, show_alert=alert)
+
+
+async def stale(update: Update, context: AppContext, lang: str) -> None:
+    """A press that no longer applies (or was forged): say so briefly, change nothing."""
+    if update.callback_query is not None:
+        await answer(update.callback_query, t(context, lang, "common.stale"), alert=True)
+
+
+async def denied(update: Update, context: AppContext, lang: str) -> None:
+    if update.callback_query is not None:
+        await answer(update.callback_query, t(context, lang, "common.denied"), alert=True)
+    else:
+        await reply(update, context, t(context, lang, "common.denied"))
+
+
+async def current_member(update: Update, context: AppContext) -> tuple[Member | None, str]:
+    user = update.effective_user
+    if user is None:
+        return None, context.services.settings.default_language
+    member = await context.services.members.get(user.id)
+    return member, language_for(context, member, user)
+
+
+async def onboarded_member(update: Update, context: AppContext) -> tuple[Member | None, str]:
+    """The member behind this update if they finished onboarding; else tells them to /start."""
+    member, lang = await current_member(update, context)
+    if member is None or member.onboarded_at is None:
+        if update.callback_query is not None:
+            await answer(update.callback_query, t(context, lang, "common.start_first"), True)
+        else:
+            await reply(update, context, t(context, lang, "common.start_first"))
+        return None, lang
+    return member, lang
+
+
+async def coordinator(update: Update, context: AppContext) -> tuple[Member | None, str]:
+    """The member if they are a coordinator (checked on the server, for every update)."""
+    member, lang = await current_member(update, context)
+    if member is None or not member.is_coordinator or member.status == "blocked":
+        await denied(update, context, lang)
+        return None, lang
+    return member, lang

@@ -1,0 +1,286 @@
+"""/start: the consent notice, then one question at a time (flow 1 of PRODUCT.md)."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot.context import AppContext
+from bot.services.members import FLOW, InviteOutcome, Progress, Step
+from handlers import menu
+from handlers.common import (
+    answer,
+    cb,
+    current_member,
+    label,
+    language_for,
+    parse_cb,
+    pattern,
+    reply,
+    show,
+    stale,
+    t,
+)
+from storage.conversations import Conversation
+from storage.members import Member
+
+FEATURE = "ob"
+Rows = list[list[tuple[str, str]]]
+
+_PROMPTS = {
+    Step.NAME: "onboarding.ask.name",
+    Step.TERRITORY: "onboarding.ask.territory",
+    Step.THEMES: "onboarding.ask.themes",
+    Step.SERVICE: "onboarding.ask.service",
+    Step.TECH_TERRITORIES: "onboarding.ask.tech_territories",
+    Step.CAPACITY: "onboarding.ask.capacity",
+    Step.AMBASSADOR: "onboarding.ask.ambassador",
+    Step.GARDENER: "onboarding.ask.gardener",
+}
+
+
+def step_screen(context: AppContext, lang: str, progress: Progress) -> tuple[str, Rows]:
+    """The question for the member's current step, with its buttons."""
+    step = progress.step
+    if step is None:
+        raise ValueError("no step to show")
+    settings = context.services.settings
+    text = t(context, lang, _PROMPTS[step], name=progress.member.display_name)
+    rows: Rows = []
+    if step is Step.NAME:
+        keep = label(
+            context, lang, "onboarding.button.keep_name", name=progress.member.display_name
+        )
+        rows = [[(keep, cb(FEATURE, "keep"))]]
+    elif step is Step.TERRITORY:
+        rows = [[(name, cb(FEATURE, "terr", i))] for i, name in enumerate(settings.territories)]
+        rows.append([(label(context, lang, "onboarding.button.other"), cb(FEATURE, "terr", "x"))])
+    elif step in (Step.THEMES, Step.TECH_TERRITORIES):
+        options = settings.themes if step is Step.THEMES else settings.territories
+        rows = [
+            [(("✅ " if name in progress.selected else "▫️ ") + name, cb(FEATURE, "tog", step, i))]
+            for i, name in enumerate(options)
+        ]
+        rows.append([(label(context, lang, "common.button.confirm"), cb(FEATURE, "ok", step))])
+    elif step in (Step.AMBASSADOR, Step.GARDENER):
+        rows = [
+            [
+                (label(context, lang, "common.button.yes"), cb(FEATURE, "yn", step, 1)),
+                (label(context, lang, "common.button.no"), cb(FEATURE, "yn", step, 0)),
+            ]
+        ]
+    if progress.error:
+        limit = {"name_length": 64, "service_length": 80}.get(progress.error.rsplit(".", 1)[-1])
+        error = t(context, lang, progress.error, limit=limit or 0)
+        if progress.kept_text:
+            error += "\n\n" + t(context, lang, "common.your_text", text=progress.kept_text[:3000])
+        text = error + "\n\n" + text
+    return text, rows
+
+
+def summary_text(context: AppContext, lang: str, member: Member, referrals: int) -> str:
+    yes, no = t(context, lang, "common.yes"), t(context, lang, "common.no")
+    text = t(
+        context,
+        lang,
+        "profile.summary",
+        name=member.display_name,
+        territory=_territory(context, lang, member.territory),
+        themes=", ".join(member.themes) or "—",
+        ambassador=yes if member.is_ambassador else no,
+        gardener=yes if member.is_citizen_gardener else no,
+        language=t(context, lang, f"language.{member.language}"),
+        status=t(context, lang, f"profile.status.{member.status}"),
+    )
+    if member.is_ambassador:
+        text += "\n\n" + t(
+            context,
+            lang,
+            "profile.referral",
+            link=referral_link(context, member.referral_code),
+            count=referrals,
+        )
+    return text
+
+
+def _territory(context: AppContext, lang: str, territory: str | None) -> str:
+    if territory in (None, "autre"):
+        return t(context, lang, "onboarding.other_territory")
+    return territory
+
+
+def referral_link(context: AppContext, code: str) -> str:
+    return f"https://t.me/{context.bot.username}?start=r-{code}"
+
+
+async def render(update: Update, context: AppContext, lang: str, progress: Progress) -> None:
+    """Show the next step, or the end of onboarding / the updated profile."""
+    if progress.step is not None:
+        text, rows = step_screen(context, lang, progress)
+        if update.callback_query is not None and not progress.error:
+            await show(update, context, text, rows)
+        else:
+            await reply(update, context, text, rows)
+        return
+    member = progress.member
+    referrals = await context.services.members.referrals(member.telegram_id)
+    if progress.editing:
+        from handlers.profile import profile_rows
+
+        text = summary_text(context, lang, member, referrals)
+        await show(update, context, text, profile_rows(context, lang, member))
+        return
+    text = t(context, lang, "onboarding.done", name=member.display_name) + "\n\n"
+    text += summary_text(context, lang, member, referrals) + "\n\n"
+    text += t(context, lang, "onboarding.next")
+    await show(update, context, text)
+    await menu.set_for_member(context, member)
+
+
+async def start(update: Update, context: AppContext) -> None:
+    user = update.effective_user
+    if user is None:
+        return
+    services = context.services
+    member, lang = await current_member(update, context)
+    arg = context.args[0] if context.args else None
+    if member is None:
+        text = t(
+            context,
+            lang,
+            "consent.notice",
+            organisation=services.settings.organisation.name,
+            contact=services.settings.organisation.contact,
+            months=services.settings.retention_months,
+        )
+        accept = cb(FEATURE, "yes", arg) if arg and len(arg) <= 40 else cb(FEATURE, "yes")
+        rows = [
+            [(label(context, lang, "consent.button.accept"), accept)],
+            [(label(context, lang, "consent.button.refuse"), cb(FEATURE, "no"))],
+        ]
+        await reply(update, context, text, rows)
+        return
+    if arg:
+        progress = await services.members.use_invite(user.id, arg)
+        if progress is not None:
+            await _tell_invite(update, context, lang, progress.invite)
+            if progress.step is not None:
+                await render(update, context, lang, progress)
+            await menu.set_for_member(context, progress.member)
+            return
+    progress = await services.members.resume(user.id)
+    if progress is not None and progress.step is not None:
+        await reply(update, context, t(context, lang, "onboarding.resume"))
+        await render(update, context, lang, progress)
+        return
+    await reply(
+        update, context, t(context, lang, "onboarding.welcome_back", name=member.display_name)
+    )
+
+
+async def _tell_invite(
+    update: Update, context: AppContext, lang: str, outcome: InviteOutcome
+) -> None:
+    if outcome is not InviteOutcome.NONE:
+        await reply(update, context, t(context, lang, f"invite.{outcome.value}"))
+
+
+async def on_button(update: Update, context: AppContext) -> None:
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or user is None:
+        return
+    data = parse_cb(query.data, FEATURE)
+    member, lang = await current_member(update, context)
+    if data is None:
+        await stale(update, context, lang)
+        return
+    services = context.services.members
+    if data.action in ("yes", "no") and member is None:
+        await _consent(update, context, lang, data.action == "yes", data.args)
+        return
+    progress = await _step_action(context, user.id, data.action, data.args)
+    if progress is None:
+        await stale(update, context, lang)
+        return
+    await answer(query)
+    member = await services.get(user.id)
+    lang = language_for(context, member, user)
+    await render(update, context, lang, progress)
+
+
+async def _step_action(
+    context: AppContext, user_id: int, action: str, args: tuple[str, ...]
+) -> Progress | None:
+    services = context.services.members
+    try:
+        if action == "keep":
+            return await services.keep_name(user_id)
+        if action == "terr" and args:
+            return await services.choose_territory(
+                user_id, None if args[0] == "x" else int(args[0])
+            )
+        if action == "tog" and len(args) == 2:
+            return await services.toggle(user_id, Step(args[0]), int(args[1]))
+        if action == "ok" and args:
+            return await services.confirm_selection(user_id, Step(args[0]))
+        if action == "yn" and len(args) == 2 and args[1] in ("0", "1"):
+            return await services.answer_yes_no(user_id, Step(args[0]), args[1] == "1")
+    except ValueError:
+        return None
+    return None
+
+
+async def _consent(
+    update: Update, context: AppContext, lang: str, accepted: bool, args: tuple[str, ...]
+) -> None:
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or user is None:
+        return
+    await answer(query)
+    services = context.services.members
+    if not accepted:
+        await services.refuse_consent(user.id)
+        await show(update, context, t(context, lang, "consent.refused"))
+        return
+    progress = await services.accept_consent(
+        user.id, user.first_name, user.username, lang, args[0] if args else None
+    )
+    await show(update, context, t(context, lang, "consent.accepted"))
+    await _tell_invite(update, context, lang, progress.invite)
+    if progress.step is not None:
+        text, rows = step_screen(context, lang, progress)
+        await reply(update, context, text, rows)
+
+
+async def on_text(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    """Typed answers during onboarding (name, service, capacity)."""
+    message = update.effective_message
+    lang = language_for(context, member, update.effective_user)
+    if message is None or message.text is None:
+        progress = await context.services.members.resume(member.telegram_id)
+        if progress is not None and progress.step is not None:
+            key = "common.text_expected"
+            if progress.step not in (Step.NAME, Step.SERVICE, Step.CAPACITY):
+                key = "onboarding.error.use_buttons"
+            await reply(update, context, t(context, lang, key))
+            await render(update, context, lang, progress)
+        return
+    progress = await context.services.members.submit_text(member.telegram_id, message.text)
+    if progress is None:
+        return
+    await render(update, context, lang, progress)
+
+
+INPUTS = {FLOW: on_text}
+
+
+def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("start", start, filters=private),
+        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+    ]

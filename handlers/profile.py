@@ -1,0 +1,225 @@
+"""/profil, /aide, /pause, /reprendre, /langue and the coordinators' /inviter."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot.context import AppContext
+from bot.services.members import Step
+from handlers import menu
+from handlers.common import (
+    answer,
+    cb,
+    coordinator,
+    label,
+    onboarded_member,
+    parse_cb,
+    pattern,
+    reply,
+    show,
+    stale,
+    t,
+)
+from handlers.onboarding import render, summary_text
+from storage.members import Member
+
+FEATURE = "pf"
+Rows = list[list[tuple[str, str]]]
+
+
+def profile_rows(context: AppContext, lang: str, member: Member) -> Rows:
+    def button(key: str, action: str, *args: object) -> tuple[str, str]:
+        return (label(context, lang, key), cb(FEATURE, action, *args))
+
+    rows: Rows = [
+        [button("profile.button.name", "edit", Step.NAME)],
+        [button("profile.button.territory", "edit", Step.TERRITORY)],
+        [button("profile.button.themes", "edit", Step.THEMES)],
+    ]
+    if member.is_technician:
+        rows += [
+            [button("profile.button.service", "edit", Step.SERVICE)],
+            [button("profile.button.tech_territories", "edit", Step.TECH_TERRITORIES)],
+            [button("profile.button.capacity", "edit", Step.CAPACITY)],
+        ]
+    else:
+        rows += [
+            [button("profile.button.ambassador", "flag", Step.AMBASSADOR)],
+            [button("profile.button.gardener", "flag", Step.GARDENER)],
+        ]
+    rows.append([button("profile.button.language", "lang")])
+    return rows
+
+
+async def profile(update: Update, context: AppContext) -> None:
+    member, lang = await onboarded_member(update, context)
+    if member is None:
+        return
+    referrals = await context.services.members.referrals(member.telegram_id)
+    text = summary_text(context, lang, member, referrals)
+    if member.is_technician:
+        tech = await context.services.members.technician(member.telegram_id)
+        if tech is not None:
+            text += "\n" + t(
+                context,
+                lang,
+                "profile.technician",
+                service=tech.service,
+                territories=", ".join(tech.territories) or "—",
+                capacity=tech.capacity,
+            )
+    await reply(update, context, text, profile_rows(context, lang, member))
+
+
+async def on_button(update: Update, context: AppContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    member, lang = await onboarded_member(update, context)
+    if member is None:
+        return
+    data = parse_cb(query.data, FEATURE)
+    services = context.services.members
+    if data is None:
+        await stale(update, context, lang)
+        return
+    if data.action == "lang":
+        await answer(query)
+        await _language_choice(update, context, lang)
+        return
+    if data.action == "setlang" and data.args:
+        updated = await services.set_language(member.telegram_id, data.args[0])
+        if updated is None:
+            await stale(update, context, lang)
+            return
+        await answer(query)
+        await show(update, context, t(context, updated.language, "language.changed"))
+        await menu.set_for_member(context, updated)
+        return
+    try:
+        step = Step(data.args[0]) if data.args else None
+    except ValueError:
+        step = None
+    if step is None:
+        await stale(update, context, lang)
+        return
+    if data.action == "flag":
+        toggled = await services.toggle_flag(member.telegram_id, step)
+        if toggled is None:
+            await stale(update, context, lang)
+            return
+        await answer(query, t(context, lang, "profile.saved"))
+        referrals = await services.referrals(member.telegram_id)
+        text = summary_text(context, lang, toggled, referrals)
+        await show(update, context, text, profile_rows(context, lang, toggled))
+        return
+    if data.action == "edit":
+        progress = await services.start_edit(member.telegram_id, step)
+        if progress is None:
+            await stale(update, context, lang)
+            return
+        await answer(query)
+        await render(update, context, lang, progress)
+        return
+    await stale(update, context, lang)
+
+
+async def _language_choice(update: Update, context: AppContext, lang: str) -> None:
+    rows = [
+        [(label(context, lang, "language.fr"), cb(FEATURE, "setlang", "fr"))],
+        [(label(context, lang, "language.en"), cb(FEATURE, "setlang", "en"))],
+    ]
+    await show(update, context, t(context, lang, "language.choose"), rows)
+
+
+async def language(update: Update, context: AppContext) -> None:
+    member, lang = await onboarded_member(update, context)
+    if member is None:
+        return
+    if context.args and context.args[0].lower() in ("fr", "en"):
+        updated = await context.services.members.set_language(
+            member.telegram_id, context.args[0].lower()
+        )
+        if updated is not None:
+            await reply(update, context, t(context, updated.language, "language.changed"))
+            await menu.set_for_member(context, updated)
+        return
+    await _language_choice(update, context, lang)
+
+
+async def help_command(update: Update, context: AppContext) -> None:
+    member, lang = await onboarded_member(update, context)
+    if member is None:
+        return
+    parts = [t(context, lang, "help.member")]
+    if member.is_ambassador:
+        parts.append(t(context, lang, "help.ambassador"))
+    if member.is_citizen_gardener or member.is_technician:
+        parts.append(t(context, lang, "help.gardener"))
+    if member.is_technician:
+        parts.append(t(context, lang, "help.technician"))
+    if member.is_coordinator:
+        parts.append(t(context, lang, "help.coordinator"))
+    await reply(update, context, "\n\n".join(parts))
+
+
+async def pause(update: Update, context: AppContext) -> None:
+    await _set_paused(update, context, True)
+
+
+async def resume(update: Update, context: AppContext) -> None:
+    await _set_paused(update, context, False)
+
+
+async def _set_paused(update: Update, context: AppContext, paused: bool) -> None:
+    member, lang = await onboarded_member(update, context)
+    if member is None:
+        return
+    await context.services.members.set_paused(member.telegram_id, paused)
+    await reply(update, context, t(context, lang, "pause.on" if paused else "pause.off"))
+
+
+async def invite(update: Update, context: AppContext) -> None:
+    member, lang = await coordinator(update, context)
+    if member is None:
+        return
+    words = {"technicien": "technician", "technician": "technician"}
+    words |= {"coordinateur": "coordinator", "coordinatrice": "coordinator"}
+    words["coordinator"] = "coordinator"
+    role = words.get(context.args[0].lower()) if context.args else None
+    if role is None:
+        await reply(update, context, t(context, lang, "invite.usage"))
+        return
+    code = await context.services.members.create_invite(
+        member.telegram_id, "technician" if role == "technician" else "coordinator"
+    )
+    if code is None:
+        await reply(update, context, t(context, lang, "common.denied"))
+        return
+    prefix = "t" if role == "technician" else "c"
+    link = f"https://t.me/{context.bot.username}?start={prefix}-{code}"
+    await reply(
+        update,
+        context,
+        t(
+            context,
+            lang,
+            f"invite.created.{role}",
+            link=link,
+            days=context.services.settings.invite_days,
+        ),
+    )
+
+
+def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("profil", profile, filters=private),
+        CommandHandler(["aide", "help"], help_command, filters=private),
+        CommandHandler("pause", pause, filters=private),
+        CommandHandler("reprendre", resume, filters=private),
+        CommandHandler(["langue", "language"], language, filters=private),
+        CommandHandler("inviter", invite, filters=private),
+        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+    ]

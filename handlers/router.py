@@ -1,0 +1,45 @@
+"""Free messages (text, photos, stickers...) go to the conversation the member is in.
+
+Each feature declares `INPUTS = {flow: handler}`; the flow is read from SQLite, so a restart
+in the middle of a conversation changes nothing. Outside any conversation, the member is told
+what the bot can do instead of silence.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import BaseHandler, MessageHandler, filters
+
+from bot.context import AppContext
+from handlers.common import InputHandler, current_member, reply, t
+
+log = logging.getLogger(__name__)
+
+
+def build_router(inputs: dict[str, InputHandler]) -> list[BaseHandler[Update, AppContext, None]]:
+    async def route(update: Update, context: AppContext) -> None:
+        member, lang = await current_member(update, context)
+        if member is None:
+            await reply(update, context, t(context, lang, "common.start_first"))
+            return
+        conversation = await context.services.members.conversation(member.telegram_id)
+        handler = inputs.get(conversation.flow) if conversation else None
+        if conversation is None or handler is None:
+            await reply(update, context, t(context, lang, "common.nothing_expected"))
+            return
+        await handler(update, context, member, conversation)
+
+    unknown_command = filters.COMMAND & filters.ChatType.PRIVATE
+
+    async def unknown(update: Update, context: AppContext) -> None:
+        _, lang = await current_member(update, context)
+        await reply(update, context, t(context, lang, "common.unknown_command"))
+
+    return [
+        MessageHandler(
+            filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.StatusUpdate.ALL, route
+        ),
+        MessageHandler(unknown_command, unknown),
+    ]
