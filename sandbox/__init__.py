@@ -1,0 +1,1 @@
+"""Development sandbox for Essaim: fakes and tools that let the bot run without Telegram."""
