@@ -11,7 +11,6 @@ from typing import Any
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
@@ -104,7 +103,7 @@ def build_application(
     from handlers.router import build_router
 
     for handler in build_router(inputs):
-        application.add_handler(handler, group=1)
+        application.add_handler(handler)
     application.add_error_handler(_on_error)
     return application
 
@@ -113,7 +112,7 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any] | None:
     try:
         from bot.ratelimit import PriorityRateLimiter
     except ImportError:
-        return AIORateLimiter(overall_max_rate=settings.sending.messages_per_second)
+        return None
     return PriorityRateLimiter(
         messages_per_second=settings.sending.messages_per_second,
         per_chat_per_second=settings.sending.per_chat_per_second,

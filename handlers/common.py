@@ -145,6 +145,8 @@ async def show(
 
 
 async def answer(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    """Answer a press last, once its screen has changed: the spinner stops on the new screen
+    (and tests that wait for the answer see the new screen)."""
     await query.answer(text, show_alert=alert)
 
 

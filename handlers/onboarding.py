@@ -203,10 +203,10 @@ async def on_button(update: Update, context: AppContext) -> None:
     if progress is None:
         await stale(update, context, lang)
         return
-    await answer(query)
     member = await services.get(user.id)
     lang = language_for(context, member, user)
     await render(update, context, lang, progress)
+    await answer(query)
 
 
 async def _step_action(
@@ -238,11 +238,11 @@ async def _consent(
     user = update.effective_user
     if query is None or user is None:
         return
-    await answer(query)
     services = context.services.members
     if not accepted:
         await services.refuse_consent(user.id)
         await show(update, context, t(context, lang, "consent.refused"))
+        await answer(query)
         return
     progress = await services.accept_consent(
         user.id, user.first_name, user.username, lang, args[0] if args else None
@@ -252,6 +252,7 @@ async def _consent(
     if progress.step is not None:
         text, rows = step_screen(context, lang, progress)
         await reply(update, context, text, rows)
+    await answer(query)
 
 
 async def on_text(
@@ -263,10 +264,9 @@ async def on_text(
     if message is None or message.text is None:
         progress = await context.services.members.resume(member.telegram_id)
         if progress is not None and progress.step is not None:
-            key = "common.text_expected"
+            progress.error = "common.text_expected"
             if progress.step not in (Step.NAME, Step.SERVICE, Step.CAPACITY):
-                key = "onboarding.error.use_buttons"
-            await reply(update, context, t(context, lang, key))
+                progress.error = "onboarding.error.use_buttons"
             await render(update, context, lang, progress)
         return
     progress = await context.services.members.submit_text(member.telegram_id, message.text)

@@ -85,17 +85,17 @@ async def on_button(update: Update, context: AppContext) -> None:
         await stale(update, context, lang)
         return
     if data.action == "lang":
-        await answer(query)
         await _language_choice(update, context, lang)
+        await answer(query)
         return
     if data.action == "setlang" and data.args:
         updated = await services.set_language(member.telegram_id, data.args[0])
         if updated is None:
             await stale(update, context, lang)
             return
-        await answer(query)
         await show(update, context, t(context, updated.language, "language.changed"))
         await menu.set_for_member(context, updated)
+        await answer(query)
         return
     try:
         step = Step(data.args[0]) if data.args else None
@@ -109,18 +109,18 @@ async def on_button(update: Update, context: AppContext) -> None:
         if toggled is None:
             await stale(update, context, lang)
             return
-        await answer(query, t(context, lang, "profile.saved"))
         referrals = await services.referrals(member.telegram_id)
         text = summary_text(context, lang, toggled, referrals)
         await show(update, context, text, profile_rows(context, lang, toggled))
+        await answer(query, t(context, lang, "profile.saved"))
         return
     if data.action == "edit":
         progress = await services.start_edit(member.telegram_id, step)
         if progress is None:
             await stale(update, context, lang)
             return
-        await answer(query)
         await render(update, context, lang, progress)
+        await answer(query)
         return
     await stale(update, context, lang)
 

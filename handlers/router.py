@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import BaseHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import AppContext
-from handlers.common import InputHandler, current_member, reply, t
+from handlers.common import InputHandler, current_member, reply, stale, t
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,12 @@ def build_router(inputs: dict[str, InputHandler]) -> list[BaseHandler[Update, Ap
         _, lang = await current_member(update, context)
         await reply(update, context, t(context, lang, "common.unknown_command"))
 
+    async def unknown_button(update: Update, context: AppContext) -> None:
+        _, lang = await current_member(update, context)
+        await stale(update, context, lang)
+
     return [
+        CallbackQueryHandler(unknown_button),
         MessageHandler(
             filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.StatusUpdate.ALL, route
         ),

@@ -21,6 +21,7 @@ async def onboard(
     gardener: bool = False,
     language: str = "fr",
     start_arg: str | None = None,
+    staff: bool = False,
 ) -> Any:
     """Drive /start to the end as a person would; returns the fake user."""
     user = server.user(user_id, name, username=name.lower(), language_code=language)
@@ -37,8 +38,9 @@ async def onboard(
     for theme in themes:
         await user.press("▫️ " + theme)
     await user.press(confirm)
-    await user.press(yes if ambassador else no)
-    await user.press(yes if gardener else no)
+    if not staff:  # coordinators are not asked the citizens' opt-ins
+        await user.press(yes if ambassador else no)
+        await user.press(yes if gardener else no)
     await user.receive(contains="🎉")
     return user
 
