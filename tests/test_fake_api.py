@@ -37,7 +37,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from sandbox.fakeapi import FakeTelegram, ServerEvent
+from sandbox.fakeapi import FakeTelegram, ServerEvent, parse_html, utf16_len
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -500,6 +500,10 @@ async def test_markdown_v2_and_reply_keyboard(server: FakeTelegram, bot: Bot) ->
         await bot.send_message(alice.id, "Fin.", parse_mode="MarkdownV2")
     with pytest.raises(BadRequest, match="Unsupported parse_mode"):
         await bot.send_message(alice.id, "x", parse_mode="BBCode")
+    tapped = await alice.tap_keyboard("Oui")
+    assert tapped.text == "Oui" and not tapped.from_bot
+    with pytest.raises(AssertionError, match="no reply-keyboard key 'Peut-être'"):
+        await alice.tap_keyboard("Peut-être")
     await bot.send_message(alice.id, "ok", reply_markup=ReplyKeyboardRemove())
     assert alice.reply_keyboard is None
 
@@ -568,3 +572,62 @@ async def test_standalone_process_with_control_api() -> None:
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_html_offsets_are_utf16_units() -> None:
+    text, entities = parse_html("\U0001f41d <b>abeille</b> &amp; <i>&#233;t&#xE9;</i>")
+    assert text == "\U0001f41d abeille & été"
+    # The bee emoji is one code point but two UTF-16 units, so "abeille" starts at 3.
+    assert entities == [
+        {"type": "bold", "offset": 3, "length": 7},
+        {"type": "italic", "offset": 13, "length": 3},
+    ]
+    assert utf16_len(text) == 16
+
+
+async def test_callback_answered_twice_is_too_old(server: FakeTelegram, bot: Bot) -> None:
+    alice = server.user(1001, "Alice")
+    await bot.send_message(
+        alice.id,
+        "q",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]]),
+    )
+    press = asyncio.create_task(alice.press("A"))
+    updates = await bot.get_updates(timeout=2)
+    query = updates[-1].callback_query
+    assert query is not None and query.data == "a" and query.from_user.id == alice.id
+    assert query.message is not None and query.message.message_id == alice.last.message_id
+    assert await query.answer("first", show_alert=True)
+    answer = await press
+    assert answer.text == "first" and answer.show_alert
+    with pytest.raises(BadRequest, match="Query is too old"):
+        await query.answer("second")
+
+
+async def test_webhook_gives_up_after_retries(server: FakeTelegram, bot: Bot) -> None:
+    server.webhook_retry_delay = 0.01
+    alice = server.user(1001, "Alice")
+    # Nothing listens on this port: every delivery attempt fails.
+    assert await bot.set_webhook("http://127.0.0.1:9/hook")
+    await alice.send("lost")
+    await server.wait_until(lambda: server.webhook_dropped == 1, timeout=5)
+    info = await bot.get_webhook_info()
+    assert info.pending_update_count == 0 and info.last_error_message
+
+
+async def test_subscriber_sees_user_and_bot_events_in_order(
+    server: FakeTelegram, bot: Bot
+) -> None:
+    seen: list[str] = []
+
+    async def on_event(event: ServerEvent) -> None:
+        seen.append(event.kind)
+
+    server.subscribe(on_event)
+    alice = server.user(1001, "Alice")
+    await alice.send("hi")
+    sent = await bot.send_message(alice.id, "hello")
+    await bot.edit_message_text("hello!", alice.id, sent.message_id)
+    await bot.delete_message(alice.id, sent.message_id)
+    await server.wait_until(lambda: "delete" in seen)
+    assert [k for k in seen if k != "delivery"] == ["user_message", "message", "edit", "delete"]

@@ -94,6 +94,10 @@ NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+    "delete the webhook first"
+)
 PARSE_MODES = frozenset({"html", "markdown", "markdownv2"})
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -848,11 +852,7 @@ class FakeTelegram:
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
         if self._webhook_url:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; use "
-                "deleteWebhook to delete the webhook first",
-            )
+            raise ApiError(409, WEBHOOK_CONFLICT)
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
@@ -882,6 +882,8 @@ class FakeTelegram:
                 poller.event.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(poller.event.wait(), remaining)
+                if self._webhook_url:
+                    raise ApiError(409, WEBHOOK_CONFLICT)
                 if poller.terminated:
                     raise ApiError(
                         409,
