@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -22,6 +24,8 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
@@ -33,7 +37,7 @@ from telegram.ext import (
     ContextTypes,
 )
 
-from sandbox.fakeapi import FakeTelegram, ServerEvent
+from sandbox.fakeapi import FakeTelegram, ServerEvent, parse_html, utf16_len
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -470,3 +474,160 @@ async def test_subscribers_and_control_api(server: FakeTelegram, bot: Bot) -> No
     assert next(e for e in events if e.kind == "message").chat_id == 7050
     unsubscribe()
     assert json.dumps(server.stats.to_json())  # serializable for the web UI
+
+
+async def test_second_getupdates_terminates_the_first(server: FakeTelegram, bot: Bot) -> None:
+    # A second bot instance, as when the bot is accidentally started twice.
+    first = asyncio.create_task(bot.get_updates(timeout=3))
+    await asyncio.sleep(0.1)
+    async with Bot(TOKEN, base_url=server.base_url) as twin:
+        assert await twin.get_updates(timeout=0) == ()
+    with pytest.raises(Conflict, match="terminated by other getUpdates"):
+        await first
+
+
+async def test_markdown_v2_and_reply_keyboard(server: FakeTelegram, bot: Bot) -> None:
+    alice = server.user(1001, "Alice")
+    sent = await bot.send_message(
+        alice.id,
+        "*Réunion* demain \\(10h\\)",
+        parse_mode="MarkdownV2",
+        reply_markup=ReplyKeyboardMarkup([["Oui", "Non"]]),
+    )
+    assert sent.text == "Réunion demain (10h)" and sent.entities[0].type == "bold"
+    assert alice.reply_keyboard == [["Oui", "Non"]]
+    with pytest.raises(BadRequest, match="character '.' is reserved"):
+        await bot.send_message(alice.id, "Fin.", parse_mode="MarkdownV2")
+    with pytest.raises(BadRequest, match="Unsupported parse_mode"):
+        await bot.send_message(alice.id, "x", parse_mode="BBCode")
+    tapped = await alice.tap_keyboard("Oui")
+    assert tapped.text == "Oui" and not tapped.from_bot
+    with pytest.raises(AssertionError, match="no reply-keyboard key 'Peut-être'"):
+        await alice.tap_keyboard("Peut-être")
+    await bot.send_message(alice.id, "ok", reply_markup=ReplyKeyboardRemove())
+    assert alice.reply_keyboard is None
+
+
+async def test_reply_to_unknown_message_is_refused(server: FakeTelegram, bot: Bot) -> None:
+    alice = server.user(1001, "Alice")
+    question = await alice.send("Quand ?")
+    answer = await bot.send_message(alice.id, "Demain", reply_to_message_id=question.message_id)
+    assert answer.reply_to_message is not None
+    assert answer.reply_to_message.text == "Quand ?"
+    with pytest.raises(BadRequest, match="Message to be replied not found"):
+        await bot.send_message(alice.id, "?", reply_to_message_id=9999)
+
+
+async def test_sticker_and_voice_updates_parse_in_ptb(server: FakeTelegram, bot: Bot) -> None:
+    alice = server.user(1001, "Alice")
+    await alice.send_sticker()
+    await alice.send_voice(duration=4)
+    updates = await bot.get_updates()
+    sticker = updates[0].message.sticker  # type: ignore[union-attr]
+    voice = updates[1].message.voice  # type: ignore[union-attr]
+    assert sticker is not None and sticker.emoji == "\N{THUMBS UP SIGN}"
+    assert voice is not None
+    duration = voice.duration  # int today, timedelta once PTB_TIMEDELTA becomes the default
+    assert (duration if isinstance(duration, int) else duration.total_seconds()) == 4
+    assert updates[0].message.from_user.id == alice.id  # type: ignore[union-attr]
+
+
+async def test_latency_overlaps_concurrent_requests(server: FakeTelegram, bot: Bot) -> None:
+    server.add_users(range(100, 120))
+    server.configure(latency=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.gather(*(bot.send_message(cid, "hi") for cid in range(100, 120)))
+    elapsed = loop.time() - started
+    assert 0.3 <= elapsed < 1.5  # 20 x 0.3 s would be 6 s if requests were serialized
+    assert server.stats.delivered == 20 and server.stats.max_per_window() == 20
+
+
+async def test_standalone_process_with_control_api() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "sandbox.fakeapi",
+        "--port",
+        "0",
+        "--per-chat",
+        "1",
+        "--users",
+        "10-20",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
+    try:
+        assert process.stdout is not None
+        line = (await asyncio.wait_for(process.stdout.readline(), 10)).decode()
+        base_url = line.split()[4]
+        control = base_url.removesuffix("/bot") + "/_control"
+        async with Bot(TOKEN, base_url=base_url) as remote_bot:
+            await remote_bot.send_message(15, "hello")
+            with pytest.raises(RetryAfter):
+                await remote_bot.send_message(15, "again")
+        async with aiohttp.ClientSession() as http, http.get(f"{control}/stats") as response:
+            stats = await response.json()
+        assert stats["delivered"] == 1 and stats["too_many_requests"] == 1
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+async def test_html_offsets_are_utf16_units() -> None:
+    text, entities = parse_html("\U0001f41d <b>abeille</b> &amp; <i>&#233;t&#xE9;</i>")
+    assert text == "\U0001f41d abeille & été"
+    # The bee emoji is one code point but two UTF-16 units, so "abeille" starts at 3.
+    assert entities == [
+        {"type": "bold", "offset": 3, "length": 7},
+        {"type": "italic", "offset": 13, "length": 3},
+    ]
+    assert utf16_len(text) == 16
+
+
+async def test_callback_answered_twice_is_too_old(server: FakeTelegram, bot: Bot) -> None:
+    alice = server.user(1001, "Alice")
+    await bot.send_message(
+        alice.id,
+        "q",
+        reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data="a")]]),
+    )
+    press = asyncio.create_task(alice.press("A"))
+    updates = await bot.get_updates(timeout=2)
+    query = updates[-1].callback_query
+    assert query is not None and query.data == "a" and query.from_user.id == alice.id
+    assert query.message is not None and query.message.message_id == alice.last.message_id
+    assert await query.answer("first", show_alert=True)
+    answer = await press
+    assert answer.text == "first" and answer.show_alert
+    with pytest.raises(BadRequest, match="Query is too old"):
+        await query.answer("second")
+
+
+async def test_webhook_gives_up_after_retries(server: FakeTelegram, bot: Bot) -> None:
+    server.webhook_retry_delay = 0.01
+    alice = server.user(1001, "Alice")
+    # Nothing listens on this port: every delivery attempt fails.
+    assert await bot.set_webhook("http://127.0.0.1:9/hook")
+    await alice.send("lost")
+    await server.wait_until(lambda: server.webhook_dropped == 1, timeout=5)
+    info = await bot.get_webhook_info()
+    assert info.pending_update_count == 0 and info.last_error_message
+
+
+async def test_subscriber_sees_user_and_bot_events_in_order(
+    server: FakeTelegram, bot: Bot
+) -> None:
+    seen: list[str] = []
+
+    async def on_event(event: ServerEvent) -> None:
+        seen.append(event.kind)
+
+    server.subscribe(on_event)
+    alice = server.user(1001, "Alice")
+    await alice.send("hi")
+    sent = await bot.send_message(alice.id, "hello")
+    await bot.edit_message_text("hello!", alice.id, sent.message_id)
+    await bot.delete_message(alice.id, sent.message_id)
+    await server.wait_until(lambda: "delete" in seen)
+    assert [k for k in seen if k != "delivery"] == ["user_message", "message", "edit", "delete"]

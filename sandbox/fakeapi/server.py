@@ -94,6 +94,11 @@ NOT_MODIFIED = (
     "exactly the same as a current content and reply markup of the message"
 )
 QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+    "delete the webhook first"
+)
+PARSE_MODES = frozenset({"html", "markdown", "markdownv2"})
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -538,9 +543,13 @@ class FakeTelegram:
                 if not config.deliver_on_timeout:
                     return await self._hang_and_drop(request)
         try:
-            result = impl(params)
-            if asyncio.iscoroutine(result):
-                result = await result
+            try:
+                result = impl(params)
+                if asyncio.iscoroutine(result):
+                    result = await result
+            except (TypeError, ValueError, KeyError, AttributeError) as exc:
+                # Malformed parameter values: Telegram answers 400, never 500.
+                raise _bad(f"invalid parameters: {exc}") from exc
         except ApiError as error:
             if error.code == 429:
                 self.stats.too_many_requests += 1
@@ -649,6 +658,9 @@ class FakeTelegram:
             raw = str(raw)
         entities_name = "entities" if field_name == "text" else "caption_entities"
         given = _as_json(params, entities_name)
+        parse_mode = params.get("parse_mode")
+        if parse_mode and str(parse_mode).lower() not in PARSE_MODES:
+            raise _bad("unsupported parse_mode")
         try:
             visible, entities = parse_text(raw, params.get("parse_mode"), given)
         except EntityParseError as exc:
@@ -736,6 +748,24 @@ class FakeTelegram:
             "date": int(time.time()),
         }
 
+    def _reply_target(self, params: JSON, user: FakeUser) -> JSON | None:
+        """Attach reply_to_message like Telegram, refusing replies to unknown messages."""
+        reply = _as_json(params, "reply_parameters")
+        if isinstance(reply, dict):
+            target, allow = reply.get("message_id"), reply.get("allow_sending_without_reply")
+        else:
+            target = params.get("reply_to_message_id")
+            allow = params.get("allow_sending_without_reply")
+        if target in (None, ""):
+            return None
+        original = user._raw.get(int(target))
+        if original is None and not _as_bool(allow):
+            raise _bad("message to be replied not found")
+        if original is None:
+            return None
+        # Telegram never nests a reply inside a reply.
+        return {k: v for k, v in original.items() if k != "reply_to_message"}
+
     def _view(self, raw: JSON, html: str, parse_mode: str | None, edited: bool) -> ChatMessage:
         """Turn the Message JSON the bot got back into what the user's app displays."""
         buttons: list[list[str]] = []
@@ -822,11 +852,7 @@ class FakeTelegram:
 
     async def _get_updates(self, params: JSON) -> list[JSON]:
         if self._webhook_url:
-            raise ApiError(
-                409,
-                "Conflict: can't use getUpdates method while webhook is active; use "
-                "deleteWebhook to delete the webhook first",
-            )
+            raise ApiError(409, WEBHOOK_CONFLICT)
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = max(float(params.get("timeout") or 0), 0.0)
@@ -856,6 +882,8 @@ class FakeTelegram:
                 poller.event.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(poller.event.wait(), remaining)
+                if self._webhook_url:
+                    raise ApiError(409, WEBHOOK_CONFLICT)
                 if poller.terminated:
                     raise ApiError(
                         409,
@@ -962,8 +990,11 @@ class FakeTelegram:
         user = self._writable_chat(params)
         text, entities = self._body(params, "text", MAX_TEXT, required=True)
         markup = self._markup(params)
+        reply_to = self._reply_target(params, user)
         self._check_rate(user.id, _as_bool(params.get("allow_paid_broadcast")))
         raw = self._base_message(user)
+        if reply_to is not None:
+            raw["reply_to_message"] = reply_to
         raw["text"] = text
         if entities:
             raw["entities"] = entities
@@ -1140,8 +1171,11 @@ class FakeTelegram:
         caption, entities = self._body(params, "caption", MAX_CAPTION, required=False)
         markup = self._markup(params)
         document, photo = self._media(params, name, user)
+        reply_to = self._reply_target(params, user)
         self._check_rate(user.id, _as_bool(params.get("allow_paid_broadcast")))
         raw = self._base_message(user)
+        if reply_to is not None:
+            raw["reply_to_message"] = reply_to
         if photo is not None:
             raw["photo"] = photo
         else:

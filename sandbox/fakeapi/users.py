@@ -262,6 +262,16 @@ class FakeUser:
         view = ChatMessage(raw["message_id"], date=raw["date"], from_bot=False, kind="voice")
         return await self._deliver(raw, view)
 
+    async def tap_keyboard(self, text: str) -> ChatMessage:
+        """Tap a reply-keyboard key: sends its text, after checking the key is shown."""
+        keys = [key for row in self.reply_keyboard or [] for key in row]
+        if text not in keys:
+            raise AssertionError(
+                f"{self.first_name} has no reply-keyboard key {text!r}; keyboard: "
+                f"{self.reply_keyboard!r}"
+            )
+        return await self.send(text)
+
     async def receive(self, contains: str | None = None, timeout: float = 5.0) -> ChatMessage:
         """Wait for the next bot message or edit not yet consumed here.
 
