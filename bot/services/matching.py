@@ -15,16 +15,16 @@ Rules (greedy, citizens served oldest first, then by member id):
 - Capacity is never exceeded: ``load + proposals <= capacity``.
 
 How it stays fast without scanning every technician for every citizen: themes become bits,
-and technicians are indexed in buckets keyed by (territory, set of themes) holding the
-technicians that cover the territory and have *all* those themes, each bucket a heap
-ordered by (relative load, member id). For a citizen the search walks the subsets of their
-themes from single themes upwards, only extending subsets whose bucket still holds a
-technician with free capacity (a bucket is empty as soon as one of its subsets is). The
-deepest non-empty level is the largest number of shared themes, and every technician found
-there shares exactly that many, so the best of those buckets' heap tops is the answer.
-Buckets are built on first use from their parent bucket and cached. Heaps are updated
-lazily: an entry whose load changed is re-keyed when it reaches the top (loads only grow
-during a run), and a full technician is dropped for good.
+and the technicians covering a territory are grouped by their exact set of themes (their
+"profile"), each group a heap ordered by (relative load, member id). A citizen's number of
+shared themes with a whole group is one popcount, so the search looks at each profile of the
+territory once and at the heap top of the profiles sharing the most themes: the cost per
+citizen is the number of distinct profiles in the territory, which is bounded both by the
+technicians there and by 2**themes, and is small when everyone ticks the same themes.
+(Heaps per single theme would not do: the technician sharing the most themes need not be at
+the top of any of them.) Heaps are updated lazily: an entry whose load changed is re-keyed
+when it reaches the top (loads only grow during a run), and a full technician is dropped
+for good; a profile left without free capacity leaves the territory's list.
 """
 
 from __future__ import annotations
@@ -153,15 +153,8 @@ def _check_unique(ids: Iterable[int]) -> None:
 _Entry = tuple[float, int, int, int]
 
 
-@dataclass(slots=True)
-class _Bucket:
-    members: list[int]
-    """Technician indexes with free capacity when the bucket was built, for child buckets."""
-    heap: list[_Entry]
-
-
 class _Index:
-    """Technicians by (territory or None for "anywhere", theme bitmask), see module doc."""
+    """Profiles of technicians with free capacity, per territory (None: any territory)."""
 
     def __init__(
         self, citizens: Sequence[CitizenCandidate], technicians: Sequence[TechnicianCandidate]
@@ -171,13 +164,19 @@ class _Index:
         self._ids = [t.member_id for t in technicians]
         self._capacity = [t.capacity for t in technicians]
         self._assigned = [t.load for t in technicians]
-        self._masks = [self.mask_of(t.themes) for t in technicians]
-        self._base: dict[tuple[str | None, int], list[int]] = {}
+        self._qualifying: dict[str | None, int] = {}
+        """Union of the themes of every technician per territory, full ones included."""
+        self._profiles: dict[str | None, dict[int, list[_Entry]]] = {}
         for i, technician in enumerate(technicians):
-            for bit in _bits(self._masks[i]):
-                for territory in (None, *technician.territories):
-                    self._base.setdefault((territory, bit), []).append(i)
-        self._buckets: dict[tuple[str | None, int], _Bucket] = {}
+            mask = self.mask_of(technician.themes)
+            for territory in (None, *technician.territories):
+                self._qualifying[territory] = self._qualifying.get(territory, 0) | mask
+                if mask and self._assigned[i] < self._capacity[i]:
+                    profiles = self._profiles.setdefault(territory, {})
+                    profiles.setdefault(mask, []).append(self._entry(i))
+        for profiles in self._profiles.values():
+            for heap in profiles.values():
+                heapq.heapify(heap)
 
     def mask_of(self, themes: frozenset[str]) -> int:
         mask = 0
@@ -186,39 +185,30 @@ class _Index:
         return mask
 
     def anyone_qualifies(self, territory: str | None, mask: int) -> bool:
-        return any((territory, bit) in self._base for bit in _bits(mask))
+        return bool(self._qualifying.get(territory, 0) & mask)
 
     def assign(self, i: int) -> None:
         self._assigned[i] += 1
 
     def best(self, territory: str | None, mask: int) -> int | None:
         """Index of the preferred technician with free capacity, or None."""
-        bits = list(_bits(mask))
-        level: list[tuple[int, _Entry]] = []
-        for bit in bits:
-            top = self._top(territory, bit)
-            if top is not None:
-                level.append((bit, top))
-        found = level
-        while level:
-            found = level
-            deeper: list[tuple[int, _Entry]] = []
-            for subset, _ in level:
-                highest = 1 << (subset.bit_length() - 1)
-                # Extending with higher bits only visits each subset once.
-                for bit in bits:
-                    if bit > highest and (top := self._top(territory, subset | bit)) is not None:
-                        deeper.append((subset | bit, top))
-            level = deeper
-        if not found:
-            return None
-        return min(top for _, top in found)[2]
+        profiles = self._profiles.get(territory, {})
+        best_shared, best = 0, None
+        exhausted = []
+        for profile, heap in profiles.items():
+            shared = (profile & mask).bit_count()
+            if shared == 0 or shared < best_shared:
+                continue
+            top = self._top(heap)
+            if top is None:
+                exhausted.append(profile)
+            elif shared > best_shared or best is None or top < best:
+                best_shared, best = shared, top
+        for profile in exhausted:
+            del profiles[profile]
+        return None if best is None else best[2]
 
-    def _top(self, territory: str | None, subset: int) -> _Entry | None:
-        bucket = self._buckets.get((territory, subset))
-        if bucket is None:
-            bucket = self._build(territory, subset)
-        heap = bucket.heap
+    def _top(self, heap: list[_Entry]) -> _Entry | None:
         assigned, capacity = self._assigned, self._capacity
         while heap:
             entry = heap[0]
@@ -232,26 +222,5 @@ class _Index:
                 heapq.heapreplace(heap, (now / capacity[i], entry[1], i, now))
         return None
 
-    def _build(self, territory: str | None, subset: int) -> _Bucket:
-        highest = 1 << (subset.bit_length() - 1)
-        if subset == highest:
-            candidates = self._base.get((territory, subset), [])
-        else:
-            # The parent exists: the search only extends subsets it has already visited.
-            parent = self._buckets[(territory, subset ^ highest)].members
-            candidates = [i for i in parent if self._masks[i] & highest]
-        assigned, capacity = self._assigned, self._capacity
-        members = [i for i in candidates if assigned[i] < capacity[i]]
-        heap = [(assigned[i] / capacity[i], self._ids[i], i, assigned[i]) for i in members]
-        heapq.heapify(heap)
-        bucket = _Bucket(members, heap)
-        self._buckets[(territory, subset)] = bucket
-        return bucket
-
-
-def _bits(mask: int) -> Iterable[int]:
-    """The single-bit masks of ``mask``, lowest first."""
-    while mask:
-        low = mask & -mask
-        yield low
-        mask ^= low
+    def _entry(self, i: int) -> _Entry:
+        return (self._assigned[i] / self._capacity[i], self._ids[i], i, self._assigned[i])
