@@ -58,7 +58,7 @@ async def run_sweepers(services: Services) -> None:
     moving the injected clock. Each sweeper reads what is due from SQLite, so nothing is
     lost when the bot restarts.
     """
-    for sweeper in services.extra.get("sweepers", []):
+    for sweeper in services.sweepers:
         try:
             await sweeper()
         except Exception:
@@ -121,6 +121,9 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any] | None:
             if settings.sending.allow_paid_broadcast
             else None
         ),
+        # Replies answer a person's own taps, which humans space out by themselves; a
+        # generous burst keeps a fast tapper from waiting a second per screen.
+        interactive_chat_burst=20,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +26,9 @@ class Services:
     members: MemberService
     outbox: OutboxService
     dispatcher: Dispatcher | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
+    # what is due from SQLite, so the scheduler job can run them at any interval.
+    sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def require_dispatcher(self) -> Dispatcher:
         if self.dispatcher is None:

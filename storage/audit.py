@@ -33,7 +33,8 @@ class AuditRepository:
         details: dict[str, Any] | None = None,
     ) -> None:
         await self.db.execute(
-            "INSERT INTO audit_log (actor_id, action, subject, details, at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log (actor_id, action, subject, details, at) "
+            "VALUES (?, ?, ?, ?, ?)",
             (actor_id, action, subject, json.dumps(details or {}), to_db_time(now)),
         )
 

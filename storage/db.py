@@ -97,14 +97,13 @@ class SqliteDatabase:
     async def _open(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = sqlite3.Row
-        await conn.execute("PRAGMA foreign_keys = ON")
-        await conn.execute("PRAGMA busy_timeout = 5000")
-        await conn.execute("PRAGMA synchronous = NORMAL")
+        for pragma in ("foreign_keys = ON", "busy_timeout = 5000", "synchronous = NORMAL"):
+            await _run(conn, f"PRAGMA {pragma}")
         return conn
 
     async def connect(self, *, migrate: bool = True) -> None:
         self._writer = await self._open()
-        await self._writer.execute("PRAGMA journal_mode = WAL")
+        await _run(self._writer, "PRAGMA journal_mode = WAL")
         if migrate:
             await self.migrate()
         self._reader = await self._open()
@@ -145,14 +144,14 @@ class SqliteDatabase:
             if current < version <= goal:
                 log.info("applying migration %s", name)
                 async with self._write_lock:
-                    await self.writer.execute("BEGIN IMMEDIATE")
+                    await _run(self.writer, "BEGIN IMMEDIATE")
                     try:
                         for statement in _split_sql(sql):
-                            await self.writer.execute(statement)
-                        await self.writer.execute(f"PRAGMA user_version = {version}")
-                        await self.writer.execute("COMMIT")
+                            await _run(self.writer, statement)
+                        await _run(self.writer, f"PRAGMA user_version = {version}")
+                        await _run(self.writer, "COMMIT")
                     except BaseException:
-                        await self.writer.execute("ROLLBACK")
+                        await _run(self.writer, "ROLLBACK")
                         raise
                 current = version
         return current
@@ -165,15 +164,15 @@ class SqliteDatabase:
             return
         async with self._write_lock:
             conn = self.writer
-            await conn.execute("BEGIN IMMEDIATE")
+            await _run(conn, "BEGIN IMMEDIATE")
             token = self._current.set(conn)
             try:
                 yield
             except BaseException:
-                await conn.execute("ROLLBACK")
+                await _run(conn, "ROLLBACK")
                 raise
             else:
-                await conn.execute("COMMIT")
+                await _run(conn, "COMMIT")
             finally:
                 self._current.reset(token)
 
@@ -225,6 +224,12 @@ class SqliteDatabase:
                 await self.writer.backup(dest)
             finally:
                 await dest.close()
+
+
+async def _run(conn: aiosqlite.Connection, sql: str) -> None:
+    """Execute and close the cursor at once: an open cursor keeps SQLite's lock."""
+    async with conn.execute(sql):
+        pass
 
 
 def _split_sql(script: str) -> list[str]:

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandbox.fakeapi import FakeTelegram
 
 from bot.app import build_application, run_sweepers
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.context import Services
+from sandbox.fakeapi import FakeTelegram
 
 COORDINATOR_ID = 900
 TOKEN = "123456:TEST-TOKEN"

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sandbox.fakeapi import FakeTelegram
-
 from storage.members import MemberRepository
 
 

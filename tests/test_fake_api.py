@@ -39,6 +39,8 @@ from telegram.ext import (
 
 from sandbox.fakeapi import FakeTelegram, ServerEvent, parse_html, utf16_len
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+
 pytestmark = [
     pytest.mark.asyncio,
     # PTB 22 warns that RetryAfter.retry_after will become a timedelta; both are handled below.
@@ -248,7 +250,7 @@ async def test_press_returns_the_bot_answer_and_the_edit(
     edited = await alice.receive()
     assert edited.edited and edited.text == "Inscrit !" and edited.buttons == []
     assert app.pressed == ["rsvp:yes"]
-    with pytest.raises(AssertionError, match="Available buttons|no inline buttons"):
+    with pytest.raises(AssertionError, match=r"Available buttons|no inline buttons"):
         await alice.press("Je viens")
 
 
@@ -496,7 +498,7 @@ async def test_markdown_v2_and_reply_keyboard(server: FakeTelegram, bot: Bot) ->
     )
     assert sent.text == "Réunion demain (10h)" and sent.entities[0].type == "bold"
     assert alice.reply_keyboard == [["Oui", "Non"]]
-    with pytest.raises(BadRequest, match="character '.' is reserved"):
+    with pytest.raises(BadRequest, match=r"character '\.' is reserved"):
         await bot.send_message(alice.id, "Fin.", parse_mode="MarkdownV2")
     with pytest.raises(BadRequest, match="Unsupported parse_mode"):
         await bot.send_message(alice.id, "x", parse_mode="BBCode")
@@ -555,7 +557,7 @@ async def test_standalone_process_with_control_api() -> None:
         "--users",
         "10-20",
         stdout=asyncio.subprocess.PIPE,
-        cwd=str(Path(__file__).resolve().parent.parent),
+        cwd=ROOT,
     )
     try:
         assert process.stdout is not None

@@ -40,9 +40,13 @@ def test_keys_used_in_code_exist():
                 name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
                 if name in ("t", "label", "get") and len(node.args) >= 3:
                     key = node.args[2] if name != "get" else node.args[1]
-                    if isinstance(key, ast.Constant) and isinstance(key.value, str):
-                        if pattern.match(key.value) and not texts.has(key.value):
-                            missing.append(f"{path.name}: {key.value}")
+                    if (
+                        isinstance(key, ast.Constant)
+                        and isinstance(key.value, str)
+                        and pattern.match(key.value)
+                        and not texts.has(key.value)
+                    ):
+                        missing.append(f"{path.name}: {key.value}")
     assert missing == []
 
 
