@@ -24,6 +24,7 @@ from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
+from bot.services.privacy import PrivacyService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -34,21 +35,25 @@ Sweeper = Callable[[], Awaitable[None]]
 
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
-    from handlers import onboarding, profile
+    from handlers import onboarding, privacy, profile
 
-    return [onboarding, profile]
+    return [onboarding, profile, privacy]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
     texts = Texts.load(settings.default_language)
-    return Services(
+    outbox = OutboxService(db, clock)
+    services = Services(
         settings=settings,
         clock=clock,
         db=db,
         texts=texts,
         members=MemberService(db, settings, clock),
-        outbox=OutboxService(db, clock),
+        outbox=outbox,
+        privacy=PrivacyService(db, settings, clock, outbox, texts),
     )
+    services.sweepers.append(services.privacy.sweep)
+    return services
 
 
 async def run_sweepers(services: Services) -> None:
@@ -100,7 +105,9 @@ def build_application(
         for handler in module.build_handlers():
             application.add_handler(handler)
         inputs.update(getattr(module, "INPUTS", {}))
-    from handlers.router import build_router
+    from handlers.router import build_presence, build_router
+
+    application.add_handler(build_presence(), group=-1)
 
     for handler in build_router(inputs):
         application.add_handler(handler)

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
+from bot.services.privacy import PrivacyService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -25,6 +26,7 @@ class Services:
     texts: Texts
     members: MemberService
     outbox: OutboxService
+    privacy: PrivacyService
     dispatcher: Dispatcher | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from SQLite, so the scheduler job can run them at any interval.

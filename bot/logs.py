@@ -23,6 +23,11 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx logs every request URL, which contains the bot token.
+    # httpx logs every request URL, which contains the bot token; PTB logs whole updates
+    # (names, texts) at DEBUG. Neither may go below INFO, even when Essaim itself debugs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("telegram").setLevel(logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters (names, texts) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)

@@ -10,12 +10,38 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot.context import AppContext
 from handlers.common import InputHandler, current_member, reply, stale, t
 
 log = logging.getLogger(__name__)
+
+
+TOUCH_EVERY_SECONDS = 3600.0
+
+
+def build_presence() -> BaseHandler[Update, AppContext, None]:
+    """Runs before every handler (group -1): remember that the member is around.
+
+    `last_seen_at` drives the retention purge, and a member who had blocked the bot and
+    writes again is active again. Written at most once an hour per member.
+    """
+    last_touch: dict[int, float] = {}
+
+    async def touch(update: Update, context: AppContext) -> None:
+        user = update.effective_user
+        if user is None:
+            return
+        now = context.services.clock.now().timestamp()
+        if now - last_touch.get(user.id, float("-inf")) < TOUCH_EVERY_SECONDS:
+            return
+        last_touch[user.id] = now
+        if len(last_touch) > 100_000:
+            last_touch.clear()
+        await context.services.members.touch(user.id, user.username)
+
+    return TypeHandler(Update, touch)
 
 
 def build_router(inputs: dict[str, InputHandler]) -> list[BaseHandler[Update, AppContext, None]]:

@@ -7,6 +7,7 @@ forged button changes nothing.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,6 +20,8 @@ from storage.conversations import Conversation, ConversationRepository
 from storage.db import Database
 from storage.invites import InviteRepository, InviteRole
 from storage.members import Member, MemberRepository, TechnicianProfile
+
+log = logging.getLogger(__name__)
 
 FLOW = "onboarding"
 NAME_MAX = 64
@@ -165,6 +168,7 @@ class MemberService:
                 outcome = await self._claim_invite(telegram_id, parsed[1])
             await self.conversations.save(telegram_id, FLOW, Step.NAME, {}, now)
             member = await self._must_get(telegram_id)
+        log.info("member %d consented (invite: %s)", telegram_id, outcome.value)
         return Progress(member=member, step=Step.NAME, invite=outcome)
 
     # --- invites -----------------------------------------------------------------------
@@ -180,6 +184,7 @@ class MemberService:
                 code, role, coordinator_id, now, now + timedelta(days=self.settings.invite_days)
             )
             await self.audit.record(coordinator_id, "invite.create", role, now)
+        log.info("coordinator %d created a %s invite", coordinator_id, role)
         return code
 
     async def use_invite(self, telegram_id: int, start_arg: str) -> Progress | None:

@@ -1,0 +1,126 @@
+"""RGPD: a member's data given back (/mesdonnees), erased (/oublier), and retention purges.
+
+Erasure keeps what the community's figures need, but nothing that points to the person: rows
+that count (answers, supports, deliveries) keep a random negative id instead of the Telegram
+id, published initiatives stay without their author, the profile and everything else go.
+Features with their own consequences (a pair to end, a partner to tell) register a hook that
+runs inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services.outbox import OutboxService, Payload
+from bot.texts import Texts
+from storage.db import Database, to_db_time
+from storage.members import MemberRepository
+from storage.outbox import OutboxRepository
+from storage.privacy import MEMBER_COLUMNS, PrivacyRepository
+from storage.retention import RetentionRepository
+
+log = logging.getLogger(__name__)
+
+EraseHook = Callable[[int], Awaitable[None]]
+DAYS_PER_MONTH = 30.44
+WARNING_NOTICE_DAYS = 30
+
+
+def months(count: int) -> timedelta:
+    return timedelta(days=round(count * DAYS_PER_MONTH))
+
+
+class PrivacyService:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        outbox: OutboxService,
+        texts: Texts,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.outbox = outbox
+        self.texts = texts
+        self.repo = PrivacyRepository(db)
+        self.members = MemberRepository(db)
+        self.deliveries = OutboxRepository(db)
+        self.retention = RetentionRepository(db)
+        self.before_erase: list[EraseHook] = []
+
+    async def export(self, member_id: int) -> dict[str, Any] | None:
+        """Everything stored about the member, table by table, as JSON-ready values."""
+        member = await self.members.get(member_id)
+        if member is None:
+            return None
+        data: dict[str, Any] = {
+            "generated_at": self.clock.now().isoformat(),
+            "organisation": self.settings.organisation.name,
+            "contact": self.settings.organisation.contact,
+            "profile": member.model_dump(mode="json"),
+            "tables": {},
+        }
+        tables = await self.repo.tables()
+        for spec in MEMBER_COLUMNS:
+            if spec.table not in tables:
+                continue
+            rows = await self.repo.rows_of(spec.table, spec.column, member_id)
+            if rows:
+                data["tables"].setdefault(f"{spec.table}.{spec.column}", rows)
+        data["tables"]["members"] = [member.model_dump(mode="json")]
+        return data
+
+    async def erase(self, member_id: int) -> bool:
+        """Erase the member; True if there was someone to erase."""
+        anon_id = -secrets.randbelow(2**62) - 1
+        async with self.db.transaction():
+            if await self.members.get(member_id) is None:
+                return False
+            for hook in self.before_erase:
+                await hook(member_id)
+            await self.deliveries.drop_for_chat(member_id)
+            await self.repo.blank_sent_payloads(member_id)
+            for spec in MEMBER_COLUMNS:
+                await self.repo.erase_column(spec, member_id, anon_id)
+            await self.repo.delete_member(member_id)
+        log.info("member %d erased", member_id)
+        return True
+
+    async def retention_sweep(self) -> tuple[int, int]:
+        """Warn members a month before their data expires; erase those warned and still away."""
+        now = self.clock.now()
+        period = months(self.settings.retention_months)
+        warn_cutoff = to_db_time(now - period + timedelta(days=WARNING_NOTICE_DAYS))
+        warned_before = to_db_time(now - timedelta(days=WARNING_NOTICE_DAYS - 2))
+        expire_cutoff = to_db_time(now - period)
+        to_warn = await self.retention.to_warn(warn_cutoff)
+        if to_warn:
+            await self._warn(to_warn, now)
+        expired = await self.retention.to_erase(expire_cutoff, warned_before)
+        for member_id in expired:
+            await self.erase(member_id)
+        return len(to_warn), len(expired)
+
+    async def _warn(self, member_ids: list[int], now: datetime) -> None:
+        found = await self.members.get_many(member_ids)
+
+        def render(chat_id: int) -> Payload:
+            lang = found[chat_id].language if chat_id in found else self.texts.default
+            return Payload(
+                text=self.texts.get(lang, "privacy.retention_warning", days=WARNING_NOTICE_DAYS)
+            )
+
+        async with self.db.transaction():
+            await self.retention.mark_warned(list(found), now)
+            await self.outbox.notify(list(found), "retention", render)
+
+    async def sweep(self) -> None:
+        await self.retention_sweep()

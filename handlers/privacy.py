@@ -1,0 +1,85 @@
+"""/mesdonnees and /oublier: a member's data given back as a file, or erased after a yes."""
+
+from __future__ import annotations
+
+import json
+
+from telegram import InputFile, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot.context import AppContext
+from handlers.common import (
+    answer,
+    cb,
+    current_member,
+    label,
+    onboarded_member,
+    parse_cb,
+    pattern,
+    reply,
+    show,
+    stale,
+    t,
+)
+
+FEATURE = "priv"
+
+
+async def my_data(update: Update, context: AppContext) -> None:
+    member, lang = await current_member(update, context)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    data = await context.services.privacy.export(member.telegram_id) if member else None
+    if data is None:
+        await reply(update, context, t(context, lang, "privacy.nothing_stored"))
+        return
+    body = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+    await context.bot.send_document(
+        chat.id,
+        InputFile(body, filename="mes-donnees-essaim.json"),
+        caption=t(context, lang, "privacy.export_caption"),
+    )
+
+
+async def forget(update: Update, context: AppContext) -> None:
+    member, lang = await onboarded_member(update, context)
+    if member is None:
+        return
+    rows = [
+        [(label(context, lang, "privacy.button.confirm"), cb(FEATURE, "erase", member.telegram_id))],
+        [(label(context, lang, "common.button.cancel"), cb(FEATURE, "keep"))],
+    ]
+    await reply(update, context, t(context, lang, "privacy.confirm"), rows)
+
+
+async def on_button(update: Update, context: AppContext) -> None:
+    query = update.callback_query
+    user = update.effective_user
+    if query is None or user is None:
+        return
+    member, lang = await current_member(update, context)
+    data = parse_cb(query.data, FEATURE)
+    # The button names whose data it erases; only that very member may press it.
+    if data is None or member is None or data.int_arg(0) not in (None, member.telegram_id):
+        await stale(update, context, lang)
+        return
+    if data.action == "keep":
+        await show(update, context, t(context, lang, "privacy.kept"))
+        await answer(query)
+        return
+    if data.action == "erase" and data.int_arg(0) == member.telegram_id:
+        await context.services.privacy.erase(member.telegram_id)
+        await show(update, context, t(context, lang, "privacy.erased"))
+        await answer(query)
+        return
+    await stale(update, context, lang)
+
+
+def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler(["mesdonnees", "mydata"], my_data, filters=private),
+        CommandHandler(["oublier", "forget"], forget, filters=private),
+        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+    ]
