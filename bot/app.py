@@ -25,6 +25,7 @@ from bot.dispatcher import Dispatcher
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.privacy import PrivacyService
+from bot.services.stats import StatsService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -35,9 +36,9 @@ Sweeper = Callable[[], Awaitable[None]]
 
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
-    from handlers import onboarding, privacy, profile
+    from handlers import coordinator, onboarding, privacy, profile
 
-    return [onboarding, profile, privacy]
+    return [onboarding, profile, privacy, coordinator]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
@@ -51,6 +52,7 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         members=MemberService(db, settings, clock),
         outbox=outbox,
         privacy=PrivacyService(db, settings, clock, outbox, texts),
+        stats=StatsService(db, settings, clock),
     )
     services.sweepers.append(services.privacy.sweep)
     return services

@@ -14,6 +14,7 @@ from bot.dispatcher import Dispatcher
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.privacy import PrivacyService
+from bot.services.stats import StatsService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -27,6 +28,7 @@ class Services:
     members: MemberService
     outbox: OutboxService
     privacy: PrivacyService
+    stats: StatsService
     dispatcher: Dispatcher | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from SQLite, so the scheduler job can run them at any interval.

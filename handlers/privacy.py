@@ -47,7 +47,12 @@ async def forget(update: Update, context: AppContext) -> None:
     if member is None:
         return
     rows = [
-        [(label(context, lang, "privacy.button.confirm"), cb(FEATURE, "erase", member.telegram_id))],
+        [
+            (
+                label(context, lang, "privacy.button.confirm"),
+                cb(FEATURE, "erase", member.telegram_id),
+            )
+        ],
         [(label(context, lang, "common.button.cancel"), cb(FEATURE, "keep"))],
     ]
     await reply(update, context, t(context, lang, "privacy.confirm"), rows)

@@ -76,8 +76,7 @@ class PrivacyRepository:
 
     async def blank_sent_payloads(self, chat_id: int) -> None:
         await self.db.execute(
-            "UPDATE deliveries SET payload = '{\"text\":\"\"}', last_error = NULL "
-            "WHERE chat_id = ?",
+            'UPDATE deliveries SET payload = \'{"text":""}\', last_error = NULL WHERE chat_id = ?',
             (chat_id,),
         )
 

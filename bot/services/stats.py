@@ -1,0 +1,127 @@
+"""The state of the community at a glance (/stats) and its data as CSV files (/export).
+
+Only coordinators reach these (checked by the caller and again here); every export is written
+to the audit log, because it hands personal data to a person.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, Field
+
+from bot.clock import Clock
+from bot.config import Settings
+from storage.audit import AuditRepository
+from storage.db import Database, from_db_time, to_db_time
+from storage.stats import EXPORTS, StatsRepository
+
+WEEKS = 12
+
+Progress = Callable[[str, int, int], Awaitable[None]]
+
+
+class WeekFigure(BaseModel):
+    week: date
+    arrivals: int = 0
+    answers: int = 0
+    deliveries: int = 0
+
+    @property
+    def answer_rate(self) -> float | None:
+        return self.answers / self.deliveries if self.deliveries else None
+
+
+class CommunityStats(BaseModel):
+    roles: dict[str, int]
+    territories: dict[str, int]
+    themes: dict[str, int]
+    weeks: list[WeekFigure]
+    calls: dict[str, int] = Field(default_factory=dict)
+    initiatives: dict[str, int] = Field(default_factory=dict)
+    pairs: dict[str, int] = Field(default_factory=dict)
+
+
+class ExportFile(BaseModel):
+    name: str
+    content: bytes
+    rows: int
+
+
+FeatureFigures = Callable[[CommunityStats, datetime], Awaitable[None]]
+
+
+class StatsService:
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.repo = StatsRepository(db)
+        self.audit = AuditRepository(db)
+        # Features add their figures (calls, initiatives, pairs) without this module knowing them.
+        self.contributors: list[FeatureFigures] = []
+        self.exports = dict(EXPORTS)
+
+    def week_of(self, instant: datetime) -> date:
+        local = instant.astimezone(self.settings.zone).date()
+        return local - timedelta(days=local.weekday())
+
+    async def community(self) -> CommunityStats:
+        now = self.clock.now()
+        first_week = self.week_of(now) - timedelta(weeks=WEEKS - 1)
+        weeks = [WeekFigure(week=first_week + timedelta(weeks=i)) for i in range(WEEKS)]
+        index = {w.week: w for w in weeks}
+        since = datetime.combine(first_week, datetime.min.time(), self.settings.zone)
+        for stamp in await self.repo.arrivals(to_db_time(since)):
+            instant = from_db_time(stamp)
+            if instant is not None and self.week_of(instant) in index:
+                index[self.week_of(instant)].arrivals += 1
+        stats = CommunityStats(
+            roles=await self.repo.roles(),
+            territories=await self.repo.by_territory(),
+            themes=await self.repo.by_theme(),
+            weeks=weeks,
+        )
+        for contributor in self.contributors:
+            await contributor(stats, now)
+        return stats
+
+    async def export(self, actor_id: int, progress: Progress | None = None) -> list[ExportFile]:
+        """One CSV per table family: UTF-8 with BOM (French spreadsheets), header, ISO dates."""
+        files = []
+        total = len(self.exports)
+        for done, (name, (header, sql)) in enumerate(self.exports.items()):
+            if progress is not None:
+                await progress(name, done, total)
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer.writerow(header)
+            count = 0
+            async for chunk in self.repo.stream(sql):
+                for row in chunk:
+                    writer.writerow([_csv_value(v) for v in row])
+                count += len(chunk)
+            files.append(
+                ExportFile(
+                    name=f"{name}.csv", content=buffer.getvalue().encode("utf-8-sig"), rows=count
+                )
+            )
+        async with self.db.transaction():
+            await self.audit.record(
+                actor_id,
+                "export",
+                ",".join(self.exports),
+                self.clock.now(),
+                {"rows": {f.name: f.rows for f in files}},
+            )
+        return files
+
+
+def _csv_value(value: object) -> object:
+    """Stored times are ISO already; booleans as 0/1 stay numbers for spreadsheets."""
+    if value is None:
+        return ""
+    return value

@@ -1,0 +1,85 @@
+"""/stats and /export for coordinators: the community at a glance, and its data as CSV."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telegram import InputFile, Message, Update
+from telegram.ext import BaseHandler, CommandHandler, filters
+
+from bot.charts import render_chart
+from bot.context import AppContext
+from bot.services.stats import CommunityStats
+from handlers.common import coordinator, reply, t
+
+
+def _lines(context: AppContext, lang: str, prefix: str, figures: dict[str, int]) -> str:
+    labels = context.services.texts.choices(lang, prefix)
+    return "\n".join(f"• {labels.get(k, k)} : {v}" for k, v in figures.items()) or "—"
+
+
+def _plain_lines(figures: dict[str, int]) -> str:
+    return "\n".join(f"• {k} : {v}" for k, v in figures.items()) or "—"
+
+
+def summary(context: AppContext, lang: str, stats: CommunityStats) -> str:
+    parts = [
+        t(context, lang, "stats.title"),
+        t(context, lang, "stats.roles") + "\n" + _lines(context, lang, "stats.role.", stats.roles),
+    ]
+    parts.append(t(context, lang, "stats.territories") + "\n" + _plain_lines(stats.territories))
+    parts.append(t(context, lang, "stats.themes") + "\n" + _plain_lines(stats.themes))
+    recent = stats.weeks[-4:]
+    weeks = "\n".join(f"• {w.week.strftime('%d/%m')} : {w.arrivals}" for w in recent)
+    parts.append(t(context, lang, "stats.arrivals") + "\n" + weeks)
+    for section in ("calls", "initiatives", "pairs"):
+        figures: dict[str, int] = getattr(stats, section)
+        if figures:
+            body = _lines(context, lang, f"stats.{section}.", figures)
+            parts.append(t(context, lang, f"stats.section.{section}") + "\n" + body)
+    return "\n\n".join(parts)
+
+
+async def stats(update: Update, context: AppContext) -> None:
+    member, lang = await coordinator(update, context)
+    chat = update.effective_chat
+    if member is None or chat is None:
+        return
+    figures = await context.services.stats.community()
+    await reply(update, context, summary(context, lang, figures))
+    titles = (
+        t(context, lang, "stats.chart.arrivals"),
+        t(context, lang, "stats.chart.answers"),
+        t(context, lang, "stats.chart.week"),
+    )
+    png = await asyncio.to_thread(render_chart, figures, titles)
+    await context.bot.send_photo(chat.id, InputFile(png, filename="stats.png"))
+
+
+async def export(update: Update, context: AppContext) -> None:
+    member, lang = await coordinator(update, context)
+    chat = update.effective_chat
+    if member is None or chat is None:
+        return
+    status: Message = await reply(update, context, t(context, lang, "export.started"))
+
+    async def progress(name: str, done: int, total: int) -> None:
+        text = t(context, lang, "export.progress", name=name, done=done, total=total)
+        await status.edit_text(text)
+
+    files = await context.services.stats.export(member.telegram_id, progress)
+    for file in files:
+        await context.bot.send_document(
+            chat.id,
+            InputFile(file.content, filename=file.name),
+            caption=t(context, lang, "export.file", name=file.name, rows=file.rows),
+        )
+    await status.edit_text(t(context, lang, "export.done", count=len(files)))
+
+
+def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("stats", stats, filters=private),
+        CommandHandler("export", export, filters=private),
+    ]

@@ -1,0 +1,98 @@
+"""Read-only figures for /stats and rows for /export. Only aggregates leave /stats."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from storage.db import Database
+
+
+class StatsRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def scalar(self, sql: str, params: Sequence[Any] = ()) -> int:
+        row = await self.db.fetch_one(sql, params)
+        return int(row[0] or 0) if row else 0
+
+    async def counts(self, sql: str, params: Sequence[Any] = ()) -> dict[str, int]:
+        """Rows of (label, count) as a dict, in query order."""
+        rows = await self.db.fetch_all(sql, params)
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    async def roles(self) -> dict[str, int]:
+        row = await self.db.fetch_one(
+            "SELECT COUNT(*), SUM(is_ambassador), SUM(is_citizen_gardener), SUM(is_technician), "
+            "SUM(is_coordinator), SUM(status = 'paused'), SUM(status = 'blocked') "
+            "FROM members WHERE onboarded_at IS NOT NULL"
+        )
+        keys = (
+            "members",
+            "ambassadors",
+            "citizen_gardeners",
+            "technicians",
+            "coordinators",
+            "paused",
+            "inactive",
+        )
+        return {k: int(row[i] or 0) if row else 0 for i, k in enumerate(keys)}
+
+    async def by_territory(self) -> dict[str, int]:
+        return await self.counts(
+            "SELECT COALESCE(territory, 'autre'), COUNT(*) FROM members "
+            "WHERE onboarded_at IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+
+    async def by_theme(self) -> dict[str, int]:
+        return await self.counts(
+            "SELECT t.theme, COUNT(*) FROM member_themes t "
+            "JOIN members m ON m.telegram_id = t.member_id WHERE m.onboarded_at IS NOT NULL "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        )
+
+    async def arrivals(self, since: str) -> list[str]:
+        """Arrival instants (ISO text) of members onboarded since `since`, to bucket by week."""
+        rows = await self.db.fetch_all(
+            "SELECT created_at FROM members WHERE onboarded_at IS NOT NULL AND created_at >= ?",
+            (since,),
+        )
+        return [r[0] for r in rows]
+
+    async def stream(
+        self, sql: str, params: Sequence[Any] = (), chunk: int = 1000
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Rows of an export query, a chunk at a time, so large exports keep memory flat."""
+        offset = 0
+        while True:
+            rows = await self.db.fetch_all(f"{sql} LIMIT ? OFFSET ?", (*params, chunk, offset))
+            if not rows:
+                return
+            yield [tuple(r) for r in rows]
+            offset += len(rows)
+
+
+# Each export: file name, header, and the query (ordered by a stable key).
+EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "membres": (
+        (
+            "telegram_id",
+            "nom",
+            "langue",
+            "territoire",
+            "themes",
+            "porte_voix",
+            "jardinier_citoyen",
+            "technicien",
+            "coordinateur",
+            "statut",
+            "arrivee",
+            "parraine_par",
+        ),
+        "SELECT m.telegram_id, m.display_name, m.language, m.territory, "
+        "(SELECT group_concat(theme, ', ') FROM member_themes t WHERE t.member_id = m.telegram_id), "
+        "m.is_ambassador, m.is_citizen_gardener, m.is_technician, m.is_coordinator, m.status, "
+        "m.created_at, m.referred_by FROM members m WHERE m.onboarded_at IS NOT NULL "
+        "ORDER BY m.telegram_id",
+    ),
+}

@@ -1,0 +1,80 @@
+"""/stats and /export as a coordinator sees them; nobody else gets them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import struct
+from datetime import timedelta
+
+from tests.conftest import COORDINATOR_ID
+from tests.helpers import onboard, seed_members
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+async def test_stats_match_a_seeded_community(server, bot, clock):
+    coord = await onboard(server, COORDINATOR_ID, "Coline", staff=True)
+    await seed_members(bot, range(100, 110), territory="Blaye", themes=("Culture",))
+    await seed_members(bot, range(200, 204), territory="Cenon", ambassador=True)
+    await seed_members(bot, range(300, 302), territory="Cenon", status="paused")
+    clock.advance(timedelta(days=14))
+    await seed_members(bot, range(400, 403), territory="Libourne", themes=("Environnement",))
+    await coord.send("/stats")
+    text = (await coord.receive(contains="État de la communauté")).text
+    assert "inscrits : 20" in text  # 19 seeded + the coordinator
+    assert "porte-voix : 4" in text
+    assert "en pause : 2" in text
+    assert "Blaye : 11" in text and "Cenon : 6" in text and "Libourne : 3" in text
+    assert "Culture : 10" in text and "Environnement : 3" in text
+    chart = await coord.receive()
+    assert chart.photo
+    stats = bot.services.stats
+    figures = await stats.community()
+    weeks = {w.week: w.arrivals for w in figures.weeks}
+    assert sum(weeks.values()) == 20
+    assert weeks[stats.week_of(clock.now())] == 3
+
+
+async def test_stats_chart_is_a_sensible_png(bot):
+    from bot.charts import render_chart
+
+    figures = await bot.services.stats.community()
+    png = render_chart(figures, ("Arrivées", "Réponses", "semaine"))
+    width, height = png_size(png)
+    assert 500 <= width <= 1200 and height > width
+    assert 10_000 < len(png) < 1_000_000
+
+
+async def test_export_csvs_parse_back_with_accents_and_commas(server, bot):
+    coord = await onboard(server, COORDINATOR_ID, "Coline", staff=True)
+    await onboard(server, 5001, "Zoé, dite « la Fée »", themes=("Culture", "Solidarité"))
+    await coord.send("/export")
+    await coord.receive(contains="Export")
+    document = await coord.receive(contains="membres.csv")
+    name, body = document.document
+    assert name == "membres.csv"
+    assert body.startswith(b"\xef\xbb\xbf")  # BOM for spreadsheets
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:2] == ["telegram_id", "nom"]
+    zoe = next(r for r in rows[1:] if r[0] == "5001")
+    assert zoe[1] == "Zoé, dite « la Fée »"
+    assert zoe[4] == "Culture, Solidarité"
+    assert zoe[10].startswith("2026-")
+    await coord.receive(contains="Export terminé")
+    audit = bot.sql("SELECT actor_id, action FROM audit_log WHERE action = 'export'")
+    assert [tuple(r) for r in audit] == [(COORDINATOR_ID, "export")]
+
+
+async def test_non_coordinators_get_neither(server, bot):
+    citizen = await onboard(server, 5002, "Yann")
+    await citizen.send("/stats")
+    assert "réservée aux coordinateurs" in (await citizen.receive()).text
+    await citizen.send("/export")
+    assert "réservée aux coordinateurs" in (await citizen.receive()).text
+    assert not any(m.document or m.photo for m in citizen.messages)
+    assert bot.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'export'")[0][0] == 0
