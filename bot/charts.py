@@ -8,9 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from bot.services.stats import CommunityStats  # noqa: E402
+from bot.services.stats import CommunityStats
 
 
 def render_chart(stats: CommunityStats, titles: tuple[str, str, str]) -> bytes:

@@ -90,7 +90,8 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
             "parraine_par",
         ),
         "SELECT m.telegram_id, m.display_name, m.language, m.territory, "
-        "(SELECT group_concat(theme, ', ') FROM member_themes t WHERE t.member_id = m.telegram_id), "
+        "(SELECT group_concat(theme, ', ') FROM member_themes t "
+        "WHERE t.member_id = m.telegram_id), "
         "m.is_ambassador, m.is_citizen_gardener, m.is_technician, m.is_coordinator, m.status, "
         "m.created_at, m.referred_by FROM members m WHERE m.onboarded_at IS NOT NULL "
         "ORDER BY m.telegram_id",
