@@ -37,6 +37,9 @@ def make_settings(tmp_path: Path, server: FakeTelegram, **overrides: Any) -> Set
         "themes": ["Solidarité", "Environnement", "Culture"],
         "scheduler": {"tick_seconds": 3600},
         "organisation": {"name": "SMICVAL", "contact": "dpo@example.org"},
+        # Tests click at machine speed: a per-chat spacing of 1 s would only make them slow.
+        # Tests about pacing set their own rates.
+        "sending": {"per_chat_per_second": 10},
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
