@@ -67,7 +67,9 @@ async def seed(sandbox: Sandbox) -> list[Phone]:
         for index, member_id in enumerate(QUIET_MEMBER_IDS):
             name = FIRST_NAMES[index % len(FIRST_NAMES)]
             chosen = rng.sample(themes, k=min(len(themes), 1 + index % 2))
-            await _member(repo, member_id, name, now, territories[index % len(territories)], chosen)
+            await _member(
+                repo, member_id, name, now, territories[index % len(territories)], chosen
+            )
             if index % 4 == 0:
                 await repo.update(member_id, is_citizen_gardener=True)
     server.add_users(QUIET_MEMBER_IDS)

@@ -74,9 +74,7 @@ async def outbox_stats(sandbox: Sandbox) -> dict[str, Any]:
         if now - stamp > 1.0:
             break
         per_second += 1
-    queued, _oldest = await OutboxRepository(sandbox.services.db).queue_depth(
-        sandbox.clock.now()
-    )
+    queued, _oldest = await OutboxRepository(sandbox.services.db).queue_depth(sandbox.clock.now())
     return {
         "queued": queued,
         "per_second": per_second,
@@ -312,10 +310,14 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
         commands = [{"command": c, "description": d} for c, d in user.commands] if user else []
         if event.kind in {"message", "edit"}:
             _broadcast(
-                app, event.kind, {"phone": event.chat_id, "message": event.payload, "commands": commands}
+                app,
+                event.kind,
+                {"phone": event.chat_id, "message": event.payload, "commands": commands},
             )
         elif event.kind == "user_message" and "message" in event.payload:
-            _broadcast(app, "message", {"phone": event.chat_id, "message": event.payload["message"]})
+            _broadcast(
+                app, "message", {"phone": event.chat_id, "message": event.payload["message"]}
+            )
         elif event.kind == "delete":
             _broadcast(app, "delete", {"phone": event.chat_id, **event.payload})
 
