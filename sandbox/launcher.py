@@ -101,8 +101,7 @@ class Sandbox:
         self.clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
         self.bot_settings = self._bot_settings()
         assert self.db_path is not None
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+        _remove_database(self.db_path)
         await self._start_bot()
         self.phones = await demo.seed(self)
 
@@ -160,6 +159,12 @@ class Sandbox:
         if dispatcher is not None:
             dispatcher.wake()
         return now
+
+
+def _remove_database(path: Path) -> None:
+    """Every sandbox start begins from the same seeded community."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _secret(value: str) -> Any:
