@@ -292,7 +292,8 @@ async def get_events(request: web.Request) -> web.StreamResponse:
 
 def _broadcast(app: web.Application, kind: str, data: dict[str, Any]) -> None:
     chunk = f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-    for queue in list(app[CLIENTS_KEY]):
+    clients: set[asyncio.Queue[str]] = app[CLIENTS_KEY]
+    for queue in tuple(clients):
         with contextlib.suppress(asyncio.QueueFull):
             queue.put_nowait(chunk)
 
@@ -301,7 +302,9 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
     app = web.Application(client_max_size=MAX_PHOTO + 1024 * 1024)
     app[SANDBOX_KEY] = sandbox
     app[CLIENTS_KEY] = set()
-    phone_ids = lambda: {p.user_id for p in sandbox.phones}  # noqa: E731
+
+    def phone_ids() -> set[int]:
+        return {p.user_id for p in sandbox.phones}
 
     async def on_event(event: ServerEvent) -> None:
         if event.chat_id is None or event.chat_id not in phone_ids():

@@ -22,7 +22,8 @@ const I18N = {
     how2: "Coordinatrice : ☰ ouvre le menu des commandes (/appel, /propositions…).",
     how3: "L'horloge avance le temps du bot ; le panneau montre l'envoi en direct.",
     edited: "modifié", download: "Télécharger", ok: "OK", noAnswer: "Le bot n'a pas répondu.",
-    empty: "Aucun message. Envoyez /start.", you: "vous",
+    emptyCitizen: "Pas encore membre : envoyez /start pour rejoindre la communauté.",
+    emptyMember: "Déjà membre de la communauté de démonstration : ☰ ouvre le menu des commandes.",
   },
   en: {
     title: "Essaim — sandbox",
@@ -42,7 +43,8 @@ const I18N = {
     how2: "Coordinator: ☰ opens the command menu (/appel, /propositions…).",
     how3: "The clock moves the bot's time; the panel shows delivery live.",
     edited: "edited", download: "Download", ok: "OK", noAnswer: "The bot did not answer.",
-    empty: "No messages. Send /start.", you: "you",
+    emptyCitizen: "Not a member yet: send /start to join the community.",
+    emptyMember: "Already a member of the demo community: ☰ opens the command menu.",
   },
 };
 
@@ -168,6 +170,9 @@ function buildPhone(data) {
 function labelPhone(phone) {
   phone.node.querySelector(".role").textContent = t(phone.data.role);
   phone.node.querySelector(".input").placeholder = t("placeholder");
+  const empty = phone.node.querySelector(".empty");
+  empty.textContent = t(phone.data.role === "citizen" ? "emptyCitizen" : "emptyMember");
+  empty.hidden = phone.messages.size > 0;
   translateAttributes(phone.node);
 }
 
@@ -261,6 +266,7 @@ function upsert(phone, message) {
     chat.insertBefore(el, before);
   }
   phone.messages.set(message.message_id, el);
+  phone.node.querySelector(".empty").hidden = true;
   if (stick || !existing) chat.scrollTop = chat.scrollHeight;
 }
 

@@ -267,12 +267,13 @@ async def test_call_answered_by_citizen_updates_coordinator_summary(
     await tap(page, COORDINATOR_ID, send)
     await phone(page, CITIZEN_ID).locator(".kb", has_text=yes).wait_for()
     await tap(page, CITIZEN_ID, yes)
-    summary = phone(page, COORDINATOR_ID).locator(".msg.bot", has_text=yes)
-    await summary.last.wait_for()
-    await page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-phone=\"%d\"] .msg.bot')]"
-        ".some(m => /1/.test(m.textContent) && m.querySelector('.meta'))" % COORDINATOR_ID
+    # The coordinator's summary message is edited in place and now counts one "Je viens".
+    edited_summary = (
+        phone(page, COORDINATOR_ID)
+        .locator(".msg.bot", has=page.locator(".meta"))
+        .filter(has_text=re.compile(rf"{re.escape(yes)}\D*1|1\D*{re.escape(yes)}"))
     )
+    await edited_summary.last.wait_for()
     await shots("summary-updated")
 
 
