@@ -123,6 +123,10 @@ class Shots:
         return path
 
 
+def _read(path: Any) -> bytes:
+    return Path(path).read_bytes()
+
+
 def phone(page: Any, user_id: int) -> Any:
     return page.locator(f'[data-phone="{user_id}"]')
 
@@ -234,6 +238,51 @@ async def test_clock_control_moves_time(page: Any, sandbox: Sandbox) -> None:
         "(old) => document.querySelector('#clock').textContent !== old", arg=shown
     )
     assert (sandbox.clock.now() - before).days == 14
+
+
+async def test_bot_photo_and_document_render_and_download(
+    page: Any, sandbox: Sandbox, request: Any
+) -> None:
+    shots = Shots(page, request.node.name)
+    jpeg = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+    await sandbox.app.bot.send_photo(CITIZEN_ID, photo=jpeg, caption="<i>Affiche</i> du repas")
+    await sandbox.app.bot.send_document(
+        CITIZEN_ID, document=b"id;nom\n1;Camille\n", filename="membres.csv"
+    )
+    citizen = phone(page, CITIZEN_ID)
+    await citizen.locator(".msg.bot img").wait_for()
+    assert await citizen.locator(".msg.bot i", has_text="Affiche").count() == 1
+    link = citizen.locator(".msg.bot a.doc", has_text="membres.csv")
+    await link.wait_for()
+    async with page.expect_download() as info:
+        await link.click()
+    download = await info.value
+    saved = await download.path()
+    assert download.suggested_filename == "membres.csv"
+    assert _read(saved) == b"id;nom\n1;Camille\n"
+    await shots("media")
+
+
+async def test_only_telegram_html_survives_in_a_bubble(page: Any) -> None:
+    html = (
+        '<b>gras</b><img src=x onerror="window.pwned=1"><script>window.pwned=1</script>'
+        '<a href="javascript:window.pwned=1">lien</a><a href="https://example.org">ok</a>'
+        '<span class="tg-spoiler">secret</span><div onclick="x">texte</div>'
+    )
+    result = await page.evaluate(
+        """(html) => {
+            const box = document.createElement('div');
+            box.appendChild(renderHtml(html));
+            return box.innerHTML;
+        }""",
+        html,
+    )
+    assert "<b>gras</b>" in result
+    assert "<img" not in result and "<script" not in result and "onclick" not in result
+    assert "javascript:" not in result
+    assert 'href="https://example.org/"' in result
+    assert 'class="spoiler"' in result and "texte" in result
+    assert await page.evaluate("() => window.pwned") is None
 
 
 # ------------------------------------------------------------------------------------------
