@@ -21,7 +21,7 @@ const I18N = {
     how1: "Habitante : /start, acceptez, choisissez territoire et thèmes.",
     how2: "Coordinatrice : ☰ ouvre le menu des commandes (/appel, /propositions…).",
     how3: "L'horloge avance le temps du bot ; le panneau montre l'envoi en direct.",
-    edited: "modifié", download: "Télécharger", ok: "OK", noAnswer: "Le bot n'a pas répondu.",
+    photoStub: "photo", edited: "modifié", download: "Télécharger", ok: "OK", noAnswer: "Le bot n'a pas répondu.",
     emptyCitizen: "Pas encore membre : envoyez /start pour rejoindre la communauté.",
     emptyMember: "Déjà membre de la communauté de démonstration : ☰ ouvre le menu des commandes.",
   },
@@ -42,7 +42,7 @@ const I18N = {
     how1: "Citizen: /start, accept, pick a territory and themes.",
     how2: "Coordinator: ☰ opens the command menu (/appel, /propositions…).",
     how3: "The clock moves the bot's time; the panel shows delivery live.",
-    edited: "edited", download: "Download", ok: "OK", noAnswer: "The bot did not answer.",
+    photoStub: "photo", edited: "edited", download: "Download", ok: "OK", noAnswer: "The bot did not answer.",
     emptyCitizen: "Not a member yet: send /start to join the community.",
     emptyMember: "Already a member of the demo community: ☰ opens the command menu.",
   },
@@ -185,6 +185,12 @@ function renderMessage(phone, message) {
     img.src = `/api/files/${encodeURIComponent(message.photo)}`;
     img.alt = "photo";
     img.loading = "lazy";
+    img.addEventListener("error", () => {
+      const stub = document.createElement("div");
+      stub.className = "photo-stub";
+      stub.textContent = t("photoStub");
+      img.replaceWith(stub);
+    });
     el.appendChild(img);
   }
   if (message.document) {
@@ -192,7 +198,11 @@ function renderMessage(phone, message) {
     link.className = "doc";
     link.href = `/api/phones/${phone.data.id}/document/${message.message_id}`;
     link.download = message.document.file_name || "document";
-    link.textContent = `📄 ${message.document.file_name} — ${t("download")}`;
+    const ext = (message.document.file_name.split(".").pop() || "").slice(0, 4).toUpperCase();
+    const badge = document.createElement("span");
+    badge.className = "ext";
+    badge.textContent = ext || "DOC";
+    link.append(badge, ` ${message.document.file_name} — ${t("download")}`);
     el.appendChild(link);
   }
   if (message.kind === "sticker") {

@@ -9,6 +9,7 @@ tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import os
 import re
@@ -37,6 +38,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
+PNG_1X1 = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 
 
 def _missing() -> str | None:
@@ -219,10 +223,12 @@ async def test_citizen_onboards_through_the_page(
 
 
 async def test_citizen_sends_a_photo(page: Any, sandbox: Sandbox, tmp_path: Path) -> None:
-    image = tmp_path / "photo.jpg"
-    image.write_bytes(bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9"))
+    image = tmp_path / "photo.png"
+    image.write_bytes(PNG_1X1)
     await phone(page, CITIZEN_ID).locator(".file").set_input_files(str(image))
-    await phone(page, CITIZEN_ID).locator(".msg.user img").wait_for()
+    picture = phone(page, CITIZEN_ID).locator(".msg.user img")
+    await picture.wait_for()
+    assert await picture.evaluate("img => img.complete && img.naturalWidth") == 1
     citizen = sandbox.server.get_user(CITIZEN_ID)
     assert citizen is not None
     assert any(
@@ -250,7 +256,7 @@ async def test_bot_photo_and_document_render_and_download(
         CITIZEN_ID, document=b"id;nom\n1;Camille\n", filename="membres.csv"
     )
     citizen = phone(page, CITIZEN_ID)
-    await citizen.locator(".msg.bot img").wait_for()
+    await citizen.locator(".msg.bot .photo-stub").wait_for()  # fake bytes: a placeholder
     assert await citizen.locator(".msg.bot i", has_text="Affiche").count() == 1
     link = citizen.locator(".msg.bot a.doc", has_text="membres.csv")
     await link.wait_for()
