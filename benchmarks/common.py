@@ -148,7 +148,11 @@ def bench_settings(server: ServerProcess, db_path: Path, **sending: Any) -> Any:
     from bot.config import Settings
 
     return Settings(
-        telegram={"token": TOKEN, "base_url": server.base_url, "base_file_url": server.base_file_url},
+        telegram={
+            "token": TOKEN,
+            "base_url": server.base_url,
+            "base_file_url": server.base_file_url,
+        },
         database={"path": str(db_path)},
         coordinators=[1],
         territories=["Blaye", "Libourne"],
