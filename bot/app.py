@@ -149,6 +149,11 @@ async def _post_init(
             name="essaim-sweep",
             job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
+    if settings.health.enabled:
+        from bot.health import HealthServer
+
+        services.health = HealthServer(services, settings.health, application.bot.rate_limiter)
+        await services.health.start()
     log.info("essaim started as @%s", application.bot.username)
 
 
@@ -158,8 +163,10 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
         services = data.services
     except RuntimeError:
         return
+    if services.health is not None:
+        await services.health.stop()
     if services.dispatcher is not None:
-        await services.dispatcher.stop()
+        await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
     await services.db.close()
 
 
