@@ -87,6 +87,7 @@ def build_application(
         .connection_pool_size(settings.sending.max_in_flight + 16)
         .pool_timeout(30.0)
         .post_init(lambda app: _post_init(app, settings, the_clock))
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if rate_limiter is None:
@@ -155,6 +156,18 @@ async def _post_init(
         services.health = HealthServer(services, settings.health, application.bot.rate_limiter)
         await services.health.start()
     log.info("essaim started as @%s", application.bot.username)
+
+
+async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """After a stop signal and the last handler, before the HTTP client closes: let in-flight
+    deliveries finish (bounded by `sending.shutdown_grace_seconds`) and record them."""
+    data: AppData = application.bot_data
+    try:
+        services = data.services
+    except RuntimeError:
+        return
+    if services.dispatcher is not None:
+        await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
