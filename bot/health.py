@@ -63,8 +63,8 @@ class HealthServer:
             depth, oldest = await OutboxRepository(services.db).queue_depth(now)
             if oldest is not None:
                 oldest_age = max(0.0, (now - oldest).total_seconds())
-        except Exception:
-            log.exception("health: database unreachable")
+        except Exception as error:
+            log.warning("health: database unreachable (%s)", type(error).__name__)
             database = "unreachable"
         dispatcher = services.dispatcher
         last = dispatcher.last_success if dispatcher is not None else None

@@ -194,3 +194,14 @@ async def test_restore_refuses_a_broken_file(tmp_path: Path, capsys: Any) -> Non
     assert main(["--config", str(config), "restore", "--from", str(broken)]) == 1
     assert "not a readable SQLite database" in capsys.readouterr().err
     assert count(db, "PRAGMA user_version") == latest_version()
+
+
+async def test_corrupt_database_refused_at_start(server: FakeTelegram, tmp_path: Path) -> None:
+    db = tmp_path / "essaim.sqlite3"
+    db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    config = write_config(tmp_path / "config.toml", server, db)
+    code, _out, err = await run_cli("--config", str(config), "run")
+    assert code == 1
+    assert "Traceback" not in err
+    assert f"database.path: {db} cannot be read" in err
+    assert server.stats.method_counts["getUpdates"] == 0

@@ -261,3 +261,69 @@ async def test_sigterm_mid_broadcast_then_restart_sends_each_exactly_once(
     assert server.stats.missing(recipients) == set()
     assert sorted(server.stats.delivered_chat_ids) == list(recipients)
     assert statuses(db_path) == {"sent": len(recipients)}
+
+
+async def test_run_command_in_webhook_mode_then_sigterm(
+    server: FakeTelegram, tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    env = {
+        **os.environ,
+        "ESSAIM_TELEGRAM__TOKEN": TOKEN,
+        "ESSAIM_TELEGRAM__BASE_URL": server.base_url,
+        "ESSAIM_TELEGRAM__BASE_FILE_URL": server.base_file_url,
+        "ESSAIM_TELEGRAM__MODE": "webhook",
+        "ESSAIM_TELEGRAM__WEBHOOK_PORT": str(port),
+        "ESSAIM_TELEGRAM__WEBHOOK_URL": url,
+        "ESSAIM_TELEGRAM__WEBHOOK_PATH": "/hook",
+        "ESSAIM_TELEGRAM__WEBHOOK_SECRET": SECRET,
+        "ESSAIM_DATABASE__PATH": str(tmp_path / "essaim.sqlite3"),
+    }
+    proc = await start_bot_process(env, tmp_path / "absent.toml")
+    await server.wait_until(lambda: server.stats.method_counts["setWebhook"] >= 1, timeout=30)
+    bob = server.user(601, "Bob", language_code="en")
+    await bob.send("/start")
+    notice = await bob.receive(timeout=15)
+    assert "I accept" in notice.button_data
+    code, err = await stop_bot_process(proc)
+    assert code == 0, err
+    assert server.stats.method_counts["getUpdates"] == 0
+
+
+async def test_webhook_mode_without_secret_refuses_to_start(
+    server: FakeTelegram, tmp_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "ESSAIM_TELEGRAM__TOKEN": TOKEN,
+        "ESSAIM_TELEGRAM__BASE_URL": server.base_url,
+        "ESSAIM_TELEGRAM__MODE": "webhook",
+        "ESSAIM_TELEGRAM__WEBHOOK_URL": "https://bot.example.org/telegram",
+        "ESSAIM_DATABASE__PATH": str(tmp_path / "essaim.sqlite3"),
+    }
+    proc = await start_bot_process(env, tmp_path / "absent.toml")
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert err.decode().strip().endswith("webhook mode needs telegram.webhook_secret")
+    assert server.stats.method_counts["setWebhook"] == 0
+
+
+async def test_healthz_503_when_database_unreachable(make_bot: Callable[..., Any]) -> None:
+    port = free_port()
+    bot: BotHarness = await make_bot(health={"enabled": True, "port": port})
+    await bot.services.require_dispatcher().stop()
+    await bot.services.db.close()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
+                assert response.status == 503
+                body = await response.json()
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                metrics = (await response.text()).splitlines()
+        assert body["database"] == "unreachable"
+        assert body["status"] == "database unreachable"
+        assert body["queue_depth"] is None
+        assert "essaim_database_up 0" in metrics and "essaim_up 0" in metrics
+    finally:
+        await bot.services.db.connect()
