@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
@@ -11,33 +10,47 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.logs import setup_logging
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Essaim Telegram bot")
     parser.add_argument("--config", type=Path, default=Path("config.toml"))
     parser.add_argument("--log-level", default="INFO")
+    # The same options after the command (`python -m bot check-config --config FILE`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS)
+    common.add_argument("--log-level", default=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the bot (default); without a token, the local sandbox")
-    sub.add_parser("check-config", help="validate the configuration and exit 0 or 1")
-    backup = sub.add_parser("backup", help="consistent copy of the live database")
+    sub.add_parser(
+        "run", parents=[common], help="run the bot (default); without a token, the local sandbox"
+    )
+    sub.add_parser(
+        "check-config", parents=[common], help="validate the configuration and exit 0 or 1"
+    )
+    backup = sub.add_parser(
+        "backup", parents=[common], help="consistent copy of the live database"
+    )
     backup.add_argument("--to", type=Path, required=True)
-    restore = sub.add_parser("restore", help="put a backup back (bot stopped)")
+    restore = sub.add_parser("restore", parents=[common], help="put a backup back (bot stopped)")
     restore.add_argument("--from", dest="source", type=Path, required=True)
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging(args.log_level)
+    command = args.command or "run"
+    if command == "check-config":
+        from bot.ops import check_config
+
+        return check_config(args.config)
     try:
         settings = load_settings(args.config)
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 1
-    command = args.command or "run"
-    if command == "check-config":
-        from bot.ops import check_config
-
-        return check_config(args.config, settings)
     if command == "backup":
         from bot.ops import backup
 
@@ -54,12 +67,9 @@ def run(settings: Settings) -> int:
         from sandbox.launcher import run_sandbox
 
         return run_sandbox(settings)
-    from bot.app import build_application
+    from bot.lifecycle import run_bot
 
-    application = build_application(settings)
-    logging.getLogger(__name__).info("starting long polling")
-    application.run_polling(allowed_updates=["message", "callback_query"])
-    return 0
+    return run_bot(settings)
 
 
 if __name__ == "__main__":

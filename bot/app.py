@@ -94,6 +94,7 @@ def build_application(
         .connection_pool_size(settings.sending.max_in_flight + 16)
         .pool_timeout(30.0)
         .post_init(lambda app: _post_init(app, settings, the_clock))
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
     if rate_limiter is None:
@@ -158,7 +159,24 @@ async def _post_init(
             name="essaim-sweep",
             job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
+    if settings.health.enabled:
+        from bot.health import HealthServer
+
+        services.health = HealthServer(services, settings.health, application.bot.rate_limiter)
+        await services.health.start()
     log.info("essaim started as @%s", application.bot.username)
+
+
+async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """After a stop signal and the last handler, before the HTTP client closes: let in-flight
+    deliveries finish (bounded by `sending.shutdown_grace_seconds`) and record them."""
+    data: AppData = application.bot_data
+    try:
+        services = data.services
+    except RuntimeError:
+        return
+    if services.dispatcher is not None:
+        await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -167,8 +185,10 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
         services = data.services
     except RuntimeError:
         return
+    if services.health is not None:
+        await services.health.stop()
     if services.dispatcher is not None:
-        await services.dispatcher.stop()
+        await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
     await services.db.close()
 
 

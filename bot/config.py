@@ -82,6 +82,8 @@ class SendingSettings(BaseModel):
     paid_messages_per_second: float = Field(default=1000.0, gt=0, le=1000)
     max_attempts: int = Field(default=5, ge=1, le=20)
     max_in_flight: int = Field(default=64, ge=1, le=512)
+    # On SIGTERM/SIGINT: how long in-flight sends may take to finish before the rest is requeued.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
 
 
 class CallSettings(BaseModel):
@@ -112,6 +114,10 @@ class HealthSettings(BaseModel):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=1, le=65535)
+    # /healthz answers 503 when the oldest due delivery has waited longer than this.
+    max_queue_age_seconds: float = Field(default=300.0, gt=0)
+    # Also serve Prometheus text at /metrics.
+    metrics: bool = True
 
 
 class Settings(BaseSettings):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram.ext import Application, CallbackContext, ExtBot
 
@@ -18,6 +18,9 @@ from bot.services.stats import StatsService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
+if TYPE_CHECKING:
+    from bot.health import HealthServer
+
 
 @dataclass
 class Services:
@@ -30,6 +33,7 @@ class Services:
     privacy: PrivacyService
     stats: StatsService
     dispatcher: Dispatcher | None = None
+    health: HealthServer | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from SQLite, so the scheduler job can run them at any interval.
     sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -1,0 +1,152 @@
+"""A small HTTP endpoint for monitoring: `/healthz` (JSON) and `/metrics` (Prometheus text).
+
+It listens on loopback by default (`[health]` settings) and is started in post_init and
+stopped in post_shutdown. `/healthz` answers 200 while the database answers and the outbox
+moves; 503 when the database cannot be read or the oldest due delivery has waited longer
+than `health.max_queue_age_seconds` (the dispatcher is stuck or Telegram refuses us).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from bot.config import HealthSettings
+from storage.outbox import OutboxRepository
+
+if TYPE_CHECKING:
+    from bot.context import Services
+
+log = logging.getLogger(__name__)
+
+
+class Health(BaseModel):
+    """What /healthz reports; ages are in seconds on the bot's clock."""
+
+    status: str
+    uptime_seconds: float
+    database: str
+    last_success: str | None
+    last_success_age_seconds: float | None
+    queue_depth: int | None
+    oldest_due_age_seconds: float | None
+    sent: int
+    failed: int
+    blocked: int
+    retry_after: int
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "ok"
+
+
+class HealthServer:
+    def __init__(self, services: Services, settings: HealthSettings, limiter: Any = None) -> None:
+        self.services = services
+        self.settings = settings
+        self.limiter = limiter
+        self.started = time.monotonic()
+        self.port = settings.port
+        self._runner: web.AppRunner | None = None
+
+    async def snapshot(self) -> Health:
+        services = self.services
+        now = services.clock.now()
+        depth: int | None = None
+        oldest_age: float | None = None
+        database = "ok"
+        try:
+            depth, oldest = await OutboxRepository(services.db).queue_depth(now)
+            if oldest is not None:
+                oldest_age = max(0.0, (now - oldest).total_seconds())
+        except Exception as error:
+            log.warning("health: database unreachable (%s)", type(error).__name__)
+            database = "unreachable"
+        dispatcher = services.dispatcher
+        last = dispatcher.last_success if dispatcher is not None else None
+        stats = getattr(self.limiter, "stats", None)
+        if database != "ok":
+            status = "database unreachable"
+        elif dispatcher is None:
+            status = "dispatcher stopped"
+        elif oldest_age is not None and oldest_age > self.settings.max_queue_age_seconds:
+            status = "queue stuck"
+        else:
+            status = "ok"
+        return Health(
+            status=status,
+            uptime_seconds=round(time.monotonic() - self.started, 3),
+            database=database,
+            last_success=last.isoformat() if last else None,
+            last_success_age_seconds=(now - last).total_seconds() if last else None,
+            queue_depth=depth,
+            oldest_due_age_seconds=oldest_age,
+            sent=dispatcher.sent_total if dispatcher else 0,
+            failed=dispatcher.failed_total if dispatcher else 0,
+            blocked=dispatcher.blocked_total if dispatcher else 0,
+            retry_after=int(getattr(stats, "retry_after_count", 0)),
+        )
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        health = await self.snapshot()
+        return web.json_response(health.model_dump(), status=200 if health.healthy else 503)
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        return web.Response(text=render_metrics(await self.snapshot()), content_type="text/plain")
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        if self.settings.metrics:
+            app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        log.info("health endpoint on %s:%d", self.settings.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def render_metrics(health: Health) -> str:
+    """The same figures in Prometheus' text exposition format."""
+    lines: list[str] = []
+
+    def metric(name: str, kind: str, help_text: str, value: float | None) -> None:
+        if value is None:
+            return
+        lines.append(f"# HELP essaim_{name} {help_text}")
+        lines.append(f"# TYPE essaim_{name} {kind}")
+        lines.append(f"essaim_{name} {value:g}")
+
+    metric("up", "gauge", "1 when /healthz is ok.", 1 if health.healthy else 0)
+    metric("uptime_seconds", "gauge", "Seconds since the bot started.", health.uptime_seconds)
+    metric("database_up", "gauge", "1 when the database answers.", int(health.database == "ok"))
+    metric("queue_depth", "gauge", "Deliveries due and not yet sent.", health.queue_depth)
+    metric(
+        "oldest_due_age_seconds",
+        "gauge",
+        "Age of the oldest due delivery.",
+        health.oldest_due_age_seconds if health.oldest_due_age_seconds is not None else 0,
+    )
+    metric(
+        "last_success_age_seconds",
+        "gauge",
+        "Seconds since the last delivery Telegram accepted.",
+        health.last_success_age_seconds,
+    )
+    metric("deliveries_sent_total", "counter", "Deliveries sent.", health.sent)
+    metric("deliveries_failed_total", "counter", "Deliveries given up.", health.failed)
+    metric(
+        "deliveries_blocked_total", "counter", "Recipients who blocked the bot.", health.blocked
+    )
+    metric("retry_after_total", "counter", "429 answers from Telegram.", health.retry_after)
+    return "\n".join(lines) + "\n"
