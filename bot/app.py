@@ -24,6 +24,7 @@ from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
+from bot.services.pairs import PairService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -34,14 +35,14 @@ Sweeper = Callable[[], Awaitable[None]]
 
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
-    from handlers import onboarding, profile
+    from handlers import onboarding, pairs, profile
 
-    return [onboarding, profile]
+    return [onboarding, profile, pairs]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
     texts = Texts.load(settings.default_language)
-    return Services(
+    services = Services(
         settings=settings,
         clock=clock,
         db=db,
@@ -49,6 +50,9 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         members=MemberService(db, settings, clock),
         outbox=OutboxService(db, clock),
     )
+    services.pairs = PairService(db, settings, clock, texts, services.outbox, services.members)
+    services.sweepers.append(services.pairs.sweep)
+    return services
 
 
 async def run_sweepers(services: Services) -> None:

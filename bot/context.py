@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
+from bot.services.pairs import PairService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -26,6 +27,7 @@ class Services:
     members: MemberService
     outbox: OutboxService
     dispatcher: Dispatcher | None = None
+    pairs: PairService | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from SQLite, so the scheduler job can run them at any interval.
     sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
