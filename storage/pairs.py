@@ -81,6 +81,13 @@ _PAIR = (
 )
 
 
+DUE_SQL = (
+    f"SELECT {_PAIR} FROM pairs WHERE status = 'active' AND next_due_at <= ? "
+    "ORDER BY next_due_at LIMIT ?"
+)
+"""The check-in sweeper's query; it must use the partial index `pairs_due`."""
+
+
 def _pair(row: Row) -> Pair:
     return Pair(
         id=row["id"],
@@ -299,11 +306,7 @@ class PairRepository:
 
     async def due(self, now: datetime, limit: int) -> list[Pair]:
         """Active pairs whose check-in is due (the pairs_due partial index)."""
-        rows = await self.db.fetch_all(
-            f"SELECT {_PAIR} FROM pairs WHERE status = 'active' AND next_due_at <= ? "
-            "ORDER BY next_due_at LIMIT ?",
-            (to_db_time(now), limit),
-        )
+        rows = await self.db.fetch_all(DUE_SQL, (to_db_time(now), limit))
         return [_pair(r) for r in rows]
 
     async def with_blocked_technician(self) -> list[int]:
