@@ -14,6 +14,7 @@ from bot.services.pairs import (
     RELAY_FLOW,
     ConfirmOutcome,
     MatchView,
+    Overview,
     PairCard,
     PairService,
 )
@@ -154,7 +155,7 @@ async def binomes(update: Update, context: AppContext) -> None:
     service = _service(context)
     overview = await service.overview(member.telegram_id)
     if overview is not None:
-        await reply(update, context, *_overview_screen(context, lang, service, overview))
+        await reply(update, context, *_overview_screen(context, lang, overview))
     view = await service.propose(member.telegram_id)
     if view is None:
         return
@@ -177,12 +178,7 @@ async def binomes(update: Update, context: AppContext) -> None:
         await reply(update, context, text + "\n" + "\n".join(lines))
 
 
-def _overview_screen(
-    context: AppContext, lang: str, service: PairService, overview: object
-) -> tuple[str, Rows]:
-    from bot.services.pairs import Overview
-
-    assert isinstance(overview, Overview)
+def _overview_screen(context: AppContext, lang: str, overview: Overview) -> tuple[str, Rows]:
     counts = overview.counts
     text = t(
         context,
@@ -581,21 +577,36 @@ async def _card_back(
     await answer(query)
 
 
+async def _ask_repair(
+    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+) -> None:
+    await _ask(update, context, coord, lang, _int(args), "repair")
+
+
 async def _ask_end(
     update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+) -> None:
+    await _ask(update, context, coord, lang, _int(args), "ended")
+
+
+async def _ask(
+    update: Update,
+    context: AppContext,
+    coord: Member,
+    lang: str,
+    pair_id: int | None,
+    reason: EndReason,
 ) -> None:
     """Re-pair and end are asked once more before they happen (both gardeners are told)."""
     query = update.callback_query
     assert query is not None
-    pair_id = _int(args)
-    action = "rp" if query.data and ":rp:" in query.data else "en"
     card = await _service(context).card(coord.telegram_id, pair_id) if pair_id else None
     if card is None or pair_id is None or card.pair.status != "active":
         await stale(update, context, lang)
         return
-    key = "pairs.repair.ask" if action == "rp" else "pairs.end.ask"
+    key, action = ("pairs.repair.ask", "rpok") if reason == "repair" else ("pairs.end.ask", "enok")
     rows: Rows = [
-        [(label(context, lang, "common.button.confirm"), cb(FEATURE, action + "ok", pair_id))],
+        [(label(context, lang, "common.button.confirm"), cb(FEATURE, action, pair_id))],
         [(label(context, lang, "common.button.back"), cb(FEATURE, "cr", pair_id))],
     ]
     text = t(
@@ -609,13 +620,28 @@ async def _ask_end(
     await answer(query)
 
 
+async def _do_repair(
+    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+) -> None:
+    await _do(update, context, coord, lang, _int(args), "repair")
+
+
 async def _do_end(
     update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
 ) -> None:
+    await _do(update, context, coord, lang, _int(args), "ended")
+
+
+async def _do(
+    update: Update,
+    context: AppContext,
+    coord: Member,
+    lang: str,
+    pair_id: int | None,
+    reason: EndReason,
+) -> None:
     query = update.callback_query
     assert query is not None
-    pair_id = _int(args)
-    reason: EndReason = "repair" if query.data and ":rpok:" in query.data else "ended"
     if pair_id is None or not await _service(context).end_pair(coord.telegram_id, pair_id, reason):
         await stale(update, context, lang)
         return
@@ -640,9 +666,9 @@ _COORDINATOR_ACTIONS = {
     "n": _nudge,
     "iv": _interval_menu,
     "is": _interval_set,
-    "rp": _ask_end,
+    "rp": _ask_repair,
     "en": _ask_end,
-    "rpok": _do_end,
+    "rpok": _do_repair,
     "enok": _do_end,
 }
 

@@ -492,3 +492,29 @@ async def test_technician_who_leaves_frees_their_pairs(server, bot):
     await bot.drain()
     await sam.receive(contains="Alice a quitté le dispositif")
     assert await bot.services.pairs.release_member(101) == 0
+
+
+async def test_each_gardener_reads_in_their_own_language(server, bot, clock):
+    alice = await person(bot, server, 101, "Alice", gardener=True)
+    jane = await person(bot, server, 201, "Jane", capacity=1, language="en")
+    await bot.services.pairs.confirm_match(101, 201)
+    await bot.drain()
+    to_jane = await jane.receive(contains="Your pair is formed")
+    assert "Alice" in to_jane.text and "citizen gardener" in to_jane.text
+    await alice.receive(contains="Votre binôme est formé")
+    await jane.send("/binome")
+    await jane.receive(contains="Write your message for Alice")
+    await jane.send("Hello <b>Alice</b>")
+    await jane.receive(contains="passed on to Alice")
+    await bot.drain()
+    incoming = await alice.receive(contains="Hello")
+    assert "jardinier·ère technicien·ne" in incoming.text
+    assert "<b>Alice</b>" in incoming.text  # shown as typed, never as markup
+    # A pair that ends while someone is typing: the message is not passed on.
+    await alice.send("/binome")
+    await alice.receive(contains="Écrivez votre message")
+    await bot.services.pairs.release_member(201)
+    await alice.send("Tu es là ?")
+    await alice.receive(contains="plus actif")
+    await bot.drain()
+    assert not any("Tu es là" in m.content for m in jane.messages)

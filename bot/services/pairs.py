@@ -28,7 +28,7 @@ from bot.services.matching import (
 )
 from bot.services.members import MemberService
 from bot.services.outbox import Button, OutboxService, Payload
-from bot.texts import Raw, Texts
+from bot.texts import Texts, plain
 from storage.audit import AuditRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
@@ -299,8 +299,10 @@ class PairService:
                 or tech is None
                 or not citizen.is_citizen_gardener
                 or citizen.status != "active"
+                or citizen.onboarded_at is None
                 or not tech.is_technician
                 or tech.status != "active"
+                or tech.onboarded_at is None
             ):
                 return Confirmation(ConfirmOutcome.UNAVAILABLE)
             if await self.repo.active_citizen_pair(citizen_id) is not None:
@@ -389,8 +391,6 @@ class PairService:
         return member.territory
 
     def _label(self, lang: str, key: str, **params: object) -> str:
-        from bot.texts import plain
-
         return plain(self.texts.get(lang, key, **params))
 
     # --- relay -------------------------------------------------------------------------
@@ -737,9 +737,6 @@ class PairService:
 
     def health_label(self, lang: str, health: Health) -> str:
         return self.texts.get(lang, f"pairs.health.{health}")
-
-    def raw(self, value: str) -> Raw:
-        return Raw(value)
 
 
 def _ids(pair: Pair) -> tuple[int, int]:
