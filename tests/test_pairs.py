@@ -188,6 +188,10 @@ async def test_auto_confirm_pairs_on_tick(server, make_bot):
     await tom.receive(contains="Alice")
     await bot.tick()  # Bruno stays unmatched (Tom is full): nothing more, no error
     assert len(bot.sql("SELECT * FROM pairs")) == 1
+    sam = await person(bot, server, 202, "Sam", capacity=1)
+    await bot.tick()  # a new technician: the matcher runs again
+    assert bot.sql("SELECT technician_id FROM pairs WHERE citizen_id = 102")[0][0] == 202
+    await sam.receive(contains="Bruno")
 
 
 # --- relay ---------------------------------------------------------------------------------

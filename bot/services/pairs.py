@@ -194,6 +194,7 @@ class PairService:
         self.members = MemberRepository(db)
         self.conversations = ConversationRepository(db)
         self.audit = AuditRepository(db)
+        self._idle_signature: int | None = None
 
     # --- matching ----------------------------------------------------------------------
 
@@ -332,11 +333,27 @@ class PairService:
         """Sweeper duty when settings.pairs.auto_confirm: confirm whatever the matcher proposes."""
         if not self.settings.pairs.auto_confirm:
             return 0
-        if not await self.repo.unpaired_citizens():
+        citizens = await self.repo.unpaired_citizens()
+        if not citizens:
+            return 0
+        # Citizens nobody can take stay unpaired: do not re-run the matcher every tick
+        # until someone joins, leaves or frees a place (kept in memory: a restart re-runs it).
+        technicians = await self.repo.technicians()
+        signature = hash(
+            (
+                frozenset((c.member_id, c.territory, c.themes) for c in citizens),
+                frozenset(
+                    (t.member_id, t.capacity, t.load, t.themes, t.territories) for t in technicians
+                ),
+            )
+        )
+        if signature == self._idle_signature:
             return 0
         view = await self.propose(None)
         if view is None:
             return 0
+        if not view.lines:
+            self._idle_signature = signature
         created = 0
         for line in view.lines:
             async with self.db.transaction():
