@@ -522,3 +522,48 @@ async def test_each_gardener_reads_in_their_own_language(server, bot, clock):
     await alice.receive(contains="plus actif")
     await bot.drain()
     assert not any("Tu es là" in m.content for m in jane.messages)
+
+
+async def test_one_sweep_serves_more_due_pairs_than_a_batch(server, make_bot, clock, monkeypatch):
+    monkeypatch.setattr("bot.services.pairs.SWEEP_BATCH", 10)
+    bot = await make_bot(sending={"per_chat_per_second": 10})
+    services = bot.services
+    repo = MemberRepository(services.db)
+    now = clock.now()
+    server.add_users([*range(1000, 1025), *range(5000, 5005)])
+    async with services.db.transaction():
+        for uid in range(1000, 1025):
+            await repo.create(
+                telegram_id=uid,
+                display_name=f"C{uid}",
+                username=None,
+                language="fr",
+                referral_code=f"c{uid}",
+                referred_by=None,
+                now=now,
+            )
+            await repo.update(uid, territory=BLAYE, onboarded_at=now, is_citizen_gardener=True)
+            await repo.set_themes(uid, ["Solidarité"])
+        for uid in range(5000, 5005):
+            await repo.create(
+                telegram_id=uid,
+                display_name=f"T{uid}",
+                username=None,
+                language="fr",
+                referral_code=f"t{uid}",
+                referred_by=None,
+                now=now,
+            )
+            await repo.update(uid, territory=BLAYE, onboarded_at=now, is_technician=True)
+            await repo.set_themes(uid, ["Solidarité"])
+            await repo.save_technician(uid, "Voirie", 50, [BLAYE])
+    for uid in range(1000, 1025):
+        done = await services.pairs.confirm_match(uid, 5000 + (uid - 1000) // 5)
+        assert done.outcome is ConfirmOutcome.CREATED
+    clock.advance(timedelta(days=14))
+    await services.pairs.send_due_checkins()
+    assert bot.sql("SELECT COUNT(*) FROM pair_checkins")[0][0] == 25
+    later = bot.sql("SELECT COUNT(*) FROM pairs WHERE next_due_at <= ?", (to_text(clock.now()),))
+    assert later[0][0] == 0
+    await bot.drain()
+    assert sent_kinds(bot, "pair.checkin") == 50

@@ -482,25 +482,36 @@ class PairService:
     async def send_due_checkins(self) -> int:
         now = self.clock.now()
         sent = 0
+        seen: set[int] = set()
         while True:
-            due = await self.repo.due(now, SWEEP_BATCH)
+            due = [p for p in await self.repo.due(now, SWEEP_BATCH) if p.id not in seen]
             for candidate in due:
-                async with self.db.transaction():
-                    pair = await self.repo.get(candidate.id)
-                    if pair is None or pair.status != "active" or pair.next_due_at is None:
-                        continue
-                    if pair.next_due_at > now:
-                        continue
-                    opening = self._schedule(now)
-                    if opening > now:  # night: wait for the morning
-                        await self.repo.set_schedule(pair.id, opening)
-                        continue
-                    await self._send_checkin(pair, "scheduled", now)
-                    sent += 1
-            if len(due) < SWEEP_BATCH:
+                seen.add(candidate.id)
+                try:
+                    sent += await self._checkin_if_due(candidate.id, now)
+                except Exception:  # one broken pair must not hold back the others
+                    log.exception("check-in of pair %s failed", candidate.id)
+            if not due:
                 return sent
 
+    async def _checkin_if_due(self, pair_id: int, now: datetime) -> int:
+        async with self.db.transaction():
+            pair = await self.repo.get(pair_id)
+            if pair is None or pair.status != "active" or pair.next_due_at is None:
+                return 0
+            if pair.next_due_at > now:
+                return 0
+            opening = self._schedule(now)
+            if opening > now:  # night: wait for the morning
+                await self.repo.set_schedule(pair.id, opening)
+                return 0
+            await self._send_checkin(pair, "scheduled", now)
+            return 1
+
     async def _send_checkin(self, pair: Pair, kind: CheckinKind, now: datetime) -> int:
+        if kind == "scheduled":
+            next_due = self._schedule(now + timedelta(days=pair.interval_days))
+            await self.repo.set_schedule(pair.id, next_due)
         people = await self.members.get_many(_ids(pair))
         citizen, tech = people.get(pair.citizen_id), people.get(pair.technician_id)
         if citizen is None or tech is None:
@@ -515,8 +526,6 @@ class PairService:
                 health = "silent"
                 await self._escalate(pair, citizen, tech, "pairs.escalate.silent", {})
             await self.repo.set_health(pair.id, health, rounds)
-            next_due = self._schedule(now + timedelta(days=pair.interval_days))
-            await self.repo.set_schedule(pair.id, next_due)
         checkin_id = await self.repo.add_checkin(pair.id, kind, now)
 
         def render(chat_id: int) -> Payload:
