@@ -26,6 +26,7 @@ from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.privacy import PrivacyService
 from bot.services.stats import StatsService
+from bot.services.pairs import PairService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -36,9 +37,9 @@ Sweeper = Callable[[], Awaitable[None]]
 
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
-    from handlers import coordinator, onboarding, privacy, profile
+    from handlers import coordinator, onboarding, pairs, privacy, profile
 
-    return [onboarding, profile, privacy, coordinator]
+    return [onboarding, profile, pairs, privacy, coordinator]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
@@ -54,7 +55,9 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         privacy=PrivacyService(db, settings, clock, outbox, texts),
         stats=StatsService(db, settings, clock),
     )
-    services.sweepers.append(services.privacy.sweep)
+    services.pairs = PairService(db, settings, clock, texts, outbox, services.members)
+    services.privacy.before_erase.append(services.pairs.release_member)
+    services.sweepers += [services.pairs.sweep, services.privacy.sweep]
     return services
 
 

@@ -15,6 +15,7 @@ from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.privacy import PrivacyService
 from bot.services.stats import StatsService
+from bot.services.pairs import PairService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -34,6 +35,7 @@ class Services:
     stats: StatsService
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
+    pairs: PairService | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from SQLite, so the scheduler job can run them at any interval.
     sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
