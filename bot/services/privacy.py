@@ -27,7 +27,7 @@ from storage.retention import RetentionRepository
 
 log = logging.getLogger(__name__)
 
-EraseHook = Callable[[int], Awaitable[None]]
+EraseHook = Callable[[int], Awaitable[object]]
 DAYS_PER_MONTH = 30.44
 WARNING_NOTICE_DAYS = 30
 
