@@ -22,6 +22,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
+from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.texts import Texts
@@ -34,14 +35,14 @@ Sweeper = Callable[[], Awaitable[None]]
 
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
-    from handlers import onboarding, profile
+    from handlers import initiatives, onboarding, profile
 
-    return [onboarding, profile]
+    return [onboarding, profile, initiatives]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
     texts = Texts.load(settings.default_language)
-    return Services(
+    services = Services(
         settings=settings,
         clock=clock,
         db=db,
@@ -49,6 +50,14 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         members=MemberService(db, settings, clock),
         outbox=OutboxService(db, clock),
     )
+    services.initiatives = InitiativeService(
+        db, settings, clock, texts, services.outbox, services.members
+    )
+    services.sweepers += [
+        services.initiatives.announce_new_proposals,
+        services.initiatives.send_digests,
+    ]
+    return services
 
 
 async def run_sweepers(services: Services) -> None:
