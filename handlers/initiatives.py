@@ -574,7 +574,9 @@ async def _stage_action(
     elif data.action == "pst":
         detail = await service.propose_stage(member.telegram_id, initiative_id, stage)
         if detail is not None:
-            await reply(update, context, t(context, lang, "initiatives.stage_proposed"))
+            text, rows = detail_screen(context, lang, detail, (ALL, ALL, 0))
+            await show(update, context, text, rows)
+            return t(context, lang, "initiatives.stage_proposed")
     else:
         if not member.is_coordinator:
             return t(context, lang, "common.denied")
