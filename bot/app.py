@@ -35,9 +35,9 @@ Sweeper = Callable[[], Awaitable[None]]
 
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
-    from handlers import initiatives, onboarding, profile
+    from handlers import initiatives, moderation, onboarding, profile
 
-    return [onboarding, profile, initiatives]
+    return [onboarding, profile, moderation, initiatives]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:

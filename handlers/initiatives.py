@@ -1,4 +1,7 @@
-"""/proposer, /mesinitiatives, /initiatives and the coordinators' /propositions (flow 3)."""
+"""/proposer, /mesinitiatives and /initiatives: proposing, browsing, supporting, stages (flow 3).
+
+The coordinators' moderation queue lives in handlers/moderation.py, under the same prefix.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,12 @@ from bot.context import AppContext
 from bot.services.initiatives import (
     FLOW,
     LIMITS,
-    MOD_FLOW,
     NEEDS,
     OTHER_TERRITORY,
     BrowsePage,
     Detail,
     DraftView,
     InitiativeService,
-    ModKind,
-    ModResult,
     Outcome,
     Step,
 )
@@ -25,7 +25,6 @@ from handlers.common import (
     Cb,
     answer,
     cb,
-    coordinator,
     current_member,
     denied,
     label,
@@ -45,6 +44,8 @@ from storage.members import Member
 FEATURE = "ini"
 Rows = list[list[tuple[str, str]]]
 ALL = "-"
+# Shown back so the member can shorten it, but the whole message must stay under 4096.
+KEPT_MAX = 3000
 # What a press helper did: False = does not apply (stale), True = done, str = alert to show.
 Handled = bool | str
 
@@ -57,7 +58,7 @@ _PROMPTS = {
 }
 
 
-def _service(context: AppContext) -> InitiativeService:
+def service_of(context: AppContext) -> InitiativeService:
     service = context.services.initiatives
     if service is None:
         raise RuntimeError("initiatives service not built")
@@ -68,7 +69,7 @@ def _service(context: AppContext) -> InitiativeService:
 
 
 def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, Rows]:
-    service = _service(context)
+    service = service_of(context)
     settings = context.services.settings
     cancel = [(label(context, lang, "common.button.cancel"), cb(FEATURE, "cx"))]
     rows: Rows = []
@@ -100,7 +101,7 @@ def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, 
     if view.error:
         error = t(context, lang, view.error, limit=view.limit)
         if view.kept_text:
-            error += "\n\n" + t(context, lang, "common.your_text", text=view.kept_text)
+            error += "\n\n" + t(context, lang, "common.your_text", text=view.kept_text[:KEPT_MAX])
         text = error + "\n\n" + text
     return text, rows
 
@@ -117,7 +118,7 @@ async def propose(update: Update, context: AppContext) -> None:
     member, lang = await onboarded_member(update, context)
     if member is None:
         return
-    result = await _service(context).open_draft(member.telegram_id)
+    result = await service_of(context).open_draft(member.telegram_id)
     if result.outcome is Outcome.TOO_MANY:
         await reply(update, context, t(context, lang, "initiatives.too_many", limit=result.limit))
         return
@@ -136,7 +137,7 @@ async def on_draft_input(
 ) -> None:
     message = update.effective_message
     lang = language_for(context, member, update.effective_user)
-    service = _service(context)
+    service = service_of(context)
     if message is None:
         return
     if message.text is None:
@@ -154,7 +155,7 @@ async def on_draft_input(
 
 
 async def _draft_action(context: AppContext, member_id: int, data: Cb) -> DraftView | None:
-    service = _service(context)
+    service = service_of(context)
     try:
         if data.action == "th":
             return await service.choose(member_id, Step.THEME, int(data.args[0]))
@@ -175,7 +176,7 @@ async def _draft_action(context: AppContext, member_id: int, data: Cb) -> DraftV
 async def _submit(update: Update, context: AppContext, member: Member, lang: str) -> None:
     query = update.callback_query
     assert query is not None
-    result = await _service(context).submit(member.telegram_id)
+    result = await service_of(context).submit(member.telegram_id)
     if result.outcome is Outcome.TOO_MANY:
         await reply(update, context, t(context, lang, "initiatives.too_many", limit=result.limit))
         await answer(query)
@@ -190,12 +191,8 @@ async def _submit(update: Update, context: AppContext, member: Member, lang: str
 async def _cancel(update: Update, context: AppContext, member: Member, lang: str) -> None:
     query = update.callback_query
     assert query is not None
-    service = _service(context)
+    service = service_of(context)
     if await service.cancel_draft(member.telegram_id):
-        await show(update, context, t(context, lang, "common.cancelled"))
-        await answer(query)
-        return
-    if await service.cancel_decision(member.telegram_id):
         await show(update, context, t(context, lang, "common.cancelled"))
         await answer(query)
         return
@@ -206,7 +203,7 @@ async def _cancel(update: Update, context: AppContext, member: Member, lang: str
 
 
 def _status_line(context: AppContext, lang: str, item: Initiative) -> str:
-    service = _service(context)
+    service = service_of(context)
     status = t(context, lang, f"initiatives.status.{item.status}")
     if item.status == "published":
         status += " · " + service.stage_label(lang, item.stage)
@@ -221,7 +218,7 @@ async def my_initiatives(update: Update, context: AppContext) -> None:
     member, lang = await onboarded_member(update, context)
     if member is None:
         return
-    items = await _service(context).mine(member.telegram_id)
+    items = await service_of(context).mine(member.telegram_id)
     if not items:
         await reply(update, context, t(context, lang, "initiatives.mine_empty"))
         return
@@ -235,121 +232,6 @@ async def my_initiatives(update: Update, context: AppContext) -> None:
             rows.append([("🔎 " + item.title[:40], cb(FEATURE, "op", item.id))])
     text = t(context, lang, "initiatives.mine_title") + "\n\n" + "\n\n".join(lines)
     await reply(update, context, text, rows)
-
-
-# --- moderation ------------------------------------------------------------------------------
-
-
-def queue_screen(
-    context: AppContext, lang: str, items: list[Initiative], position: int
-) -> tuple[str, Rows]:
-    if not items:
-        return t(context, lang, "initiatives.queue_empty"), []
-    position = min(max(position, 0), len(items) - 1)
-    service = _service(context)
-    item = items[position]
-    text = t(context, lang, "initiatives.queue_head", position=position + 1, total=len(items))
-    text += "\n\n" + service.card(lang, item)
-    rows: Rows = [
-        [(b.text, b.data or "")] for row in service.moderation_buttons(lang, item.id) for b in row
-    ]
-    nav: list[tuple[str, str]] = []
-    if position > 0:
-        nav.append(
-            (label(context, lang, "common.button.previous"), cb(FEATURE, "q", position - 1))
-        )
-    if position + 1 < len(items):
-        nav.append((label(context, lang, "common.button.next"), cb(FEATURE, "q", position + 1)))
-    if nav:
-        rows.append(nav)
-    return text, rows
-
-
-async def proposals(update: Update, context: AppContext) -> None:
-    member, lang = await coordinator(update, context)
-    if member is None:
-        return
-    items = await _service(context).queue(member.telegram_id) or []
-    text, rows = queue_screen(context, lang, items, 0)
-    await reply(update, context, text, rows)
-
-
-async def _moderate(
-    update: Update, context: AppContext, member: Member, lang: str, data: Cb
-) -> None:
-    query = update.callback_query
-    assert query is not None
-    service = _service(context)
-    initiative_id = data.int_arg(0)
-    if initiative_id is None:
-        await stale(update, context, lang)
-        return
-    if data.action == "pub":
-        result = await service.publish(member.telegram_id, initiative_id)
-    else:
-        kind = ModKind.CHANGES if data.action == "chg" else ModKind.DECLINE
-        result = await service.begin_decision(member.telegram_id, initiative_id, kind)
-    if result.outcome is Outcome.DENIED:
-        await denied(update, context, lang)
-        return
-    if result.outcome is Outcome.ALREADY:
-        await answer(query, t(context, lang, "initiatives.already_handled"), alert=True)
-        return
-    if result.outcome is not Outcome.DONE or result.initiative is None:
-        await stale(update, context, lang)
-        return
-    if data.action == "pub":
-        text = t(context, lang, "initiatives.mod.published", title=result.initiative.title)
-        await show(update, context, text)
-    else:
-        await _ask_message(update, context, lang, result)
-    await answer(query)
-
-
-async def _ask_message(
-    update: Update, context: AppContext, lang: str, result: ModResult, error: str = ""
-) -> None:
-    assert result.initiative is not None and result.kind is not None
-    key = f"initiatives.mod.ask_{result.kind}"
-    text = t(context, lang, key, title=result.initiative.title, limit=600)
-    if error:
-        text = error + "\n\n" + text
-    rows = [[(label(context, lang, "common.button.cancel"), cb(FEATURE, "cx"))]]
-    await reply(update, context, text, rows)
-
-
-async def on_moderation_input(
-    update: Update, context: AppContext, member: Member, conversation: Conversation
-) -> None:
-    message = update.effective_message
-    lang = language_for(context, member, update.effective_user)
-    service = _service(context)
-    if message is None:
-        return
-    if message.text is None:
-        pending = await service.pending_decision(member.telegram_id)
-        if pending is not None and pending.initiative is not None:
-            error = t(context, lang, "common.text_expected")
-            await _ask_message(update, context, lang, pending, error)
-        return
-    result = await service.decision_text(member.telegram_id, message.text)
-    if result.outcome is Outcome.DENIED:
-        await denied(update, context, lang)
-        return
-    if result.outcome is Outcome.ALREADY:
-        await reply(update, context, t(context, lang, "initiatives.already_handled"))
-        return
-    if result.outcome is not Outcome.DONE or result.initiative is None:
-        await reply(update, context, t(context, lang, "common.nothing_expected"))
-        return
-    if result.error:
-        error = t(context, lang, result.error, limit=600)
-        if result.kept_text:
-            error += "\n\n" + t(context, lang, "common.your_text", text=result.kept_text)
-        await _ask_message(update, context, lang, result, error)
-        return
-    key = f"initiatives.mod.done_{result.kind}"
-    await reply(update, context, t(context, lang, key, title=result.initiative.title))
 
 
 # --- browsing, supports and stages ----------------------------------------------------------
@@ -366,10 +248,11 @@ def _state(args: tuple[str, ...]) -> tuple[str, str, int]:
     return territory, theme, page
 
 
-def _filter_value(options: list[str], raw: str) -> str | None:
+def _filter_value(options: list[str], raw: str, other: bool = False) -> str | None:
+    """A filter button's value: "-" for all, an index into `options`, or "x" for autre."""
     if raw == ALL:
         return None
-    if raw == "x":
+    if raw == "x" and other:
         return OTHER_TERRITORY
     index = int(raw)
     if not 0 <= index < len(options):
@@ -380,9 +263,9 @@ def _filter_value(options: list[str], raw: str) -> str | None:
 def list_screen(
     context: AppContext, lang: str, found: BrowsePage, territory: str, theme: str
 ) -> tuple[str, Rows]:
-    service = _service(context)
+    service = service_of(context)
     settings = context.services.settings
-    territory_name = _filter_value(settings.territories, territory)
+    territory_name = _filter_value(settings.territories, territory, other=True)
     theme_name = _filter_value(settings.themes, theme)
     text = t(
         context,
@@ -438,7 +321,7 @@ def list_screen(
 
 def filter_screen(context: AppContext, lang: str, kind: str, other: str) -> tuple[str, Rows]:
     settings = context.services.settings
-    service = _service(context)
+    service = service_of(context)
     everything = label(context, lang, "initiatives.filter.all")
     if kind == "ft":
         rows = [
@@ -458,7 +341,7 @@ async def browse(update: Update, context: AppContext) -> None:
     member, lang = await onboarded_member(update, context)
     if member is None:
         return
-    found = await _service(context).browse(None, None, 0)
+    found = await service_of(context).browse(None, None, 0)
     text, rows = list_screen(context, lang, found, ALL, ALL)
     await reply(update, context, text, rows)
 
@@ -466,7 +349,7 @@ async def browse(update: Update, context: AppContext) -> None:
 def detail_screen(
     context: AppContext, lang: str, found: Detail, back: tuple[str, str, int]
 ) -> tuple[str, Rows]:
-    service = _service(context)
+    service = service_of(context)
     item = found.initiative
     text = (
         service.card(lang, item)
@@ -516,13 +399,13 @@ async def _browse_action(
     update: Update, context: AppContext, member: Member, lang: str, data: Cb
 ) -> Handled:
     """List, filter, open and support presses; False when the press does not apply."""
-    service = _service(context)
+    service = service_of(context)
     settings = context.services.settings
     try:
         if data.action == "br":
             territory, theme, page = _state(data.args)
             found = await service.browse(
-                _filter_value(settings.territories, territory),
+                _filter_value(settings.territories, territory, other=True),
                 _filter_value(settings.themes, theme),
                 page,
             )
@@ -531,9 +414,10 @@ async def _browse_action(
             return True
         if data.action in ("ft", "fh"):
             other = data.args[0] if data.args else ALL
-            options = settings.themes if data.action == "ft" else settings.territories
-            if other != "x" or data.action == "ft":
-                _filter_value(options, other)
+            if data.action == "ft":
+                _filter_value(settings.themes, other)
+            else:
+                _filter_value(settings.territories, other, other=True)
             text, rows = filter_screen(context, lang, data.action, other)
             await show(update, context, text, rows)
             return True
@@ -562,7 +446,7 @@ async def _browse_action(
 async def _stage_action(
     update: Update, context: AppContext, member: Member, lang: str, data: Cb
 ) -> Handled:
-    service = _service(context)
+    service = service_of(context)
     initiative_id = data.int_arg(0)
     if initiative_id is None:
         return False
@@ -595,7 +479,7 @@ async def _gardener(
     if initiative_id is None:
         return False
     accept = data.action == "gy"
-    outcome = await _service(context).answer_gardener(member.telegram_id, initiative_id, accept)
+    outcome = await service_of(context).answer_gardener(member.telegram_id, initiative_id, accept)
     if outcome is Outcome.STALE:
         return False
     if outcome is Outcome.ALREADY:
@@ -612,7 +496,7 @@ async def _reopen(
     initiative_id = data.int_arg(0)
     if initiative_id is None:
         return False
-    view = await _service(context).reopen(member.telegram_id, initiative_id)
+    view = await service_of(context).reopen(member.telegram_id, initiative_id)
     if view is None:
         return False
     text, rows = draft_screen(context, lang, view)
@@ -620,7 +504,6 @@ async def _reopen(
     return True
 
 
-MODERATION = ("pub", "chg", "dec")
 DRAFT = ("th", "te", "nd", "ndok", "ed")
 BROWSING = ("br", "ft", "fh", "op", "sup", "par")
 STAGES = ("stg", "pst", "nst")
@@ -637,21 +520,6 @@ async def on_button(update: Update, context: AppContext) -> None:
         return
     if member.onboarded_at is None:
         await answer(query, t(context, lang, "common.start_first"), True)
-        return
-    if data.action in MODERATION:
-        if not member.is_coordinator:
-            await denied(update, context, lang)
-            return
-        await _moderate(update, context, member, lang, data)
-        return
-    if data.action == "q":
-        if not member.is_coordinator:
-            await denied(update, context, lang)
-            return
-        items = await _service(context).queue(member.telegram_id) or []
-        text, rows = queue_screen(context, lang, items, data.int_arg(0) or 0)
-        await show(update, context, text, rows)
-        await answer(query)
         return
     if data.action == "sub":
         await _submit(update, context, member, lang)
@@ -682,7 +550,7 @@ async def on_button(update: Update, context: AppContext) -> None:
     await answer(query)
 
 
-INPUTS = {FLOW: on_draft_input, MOD_FLOW: on_moderation_input}
+INPUTS = {FLOW: on_draft_input}
 
 
 def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
@@ -691,6 +559,5 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
         CommandHandler("proposer", propose, filters=private),
         CommandHandler("mesinitiatives", my_initiatives, filters=private),
         CommandHandler("initiatives", browse, filters=private),
-        CommandHandler("propositions", proposals, filters=private),
         CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
     ]

@@ -21,7 +21,7 @@ from bot.texts import Raw, Texts
 from storage.audit import AuditRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
-from storage.initiatives import Initiative, InitiativeRepository, SupportKind
+from storage.initiatives import Initiative, InitiativeRepository, Status, SupportKind
 from storage.members import Member, MemberRepository
 
 PREFIX = "ini"
@@ -484,7 +484,7 @@ class InitiativeService:
                     kept_text=value,
                 )
             await self.conversations.clear(coordinator_id, MOD_FLOW)
-            status = "changes" if kind is ModKind.CHANGES else "declined"
+            status: Status = "changes" if kind is ModKind.CHANGES else "declined"
             result = await self._decide(coordinator_id, initiative_id, status, value)
             result.kind = kind
             return result
@@ -505,10 +505,10 @@ class InitiativeService:
             return True
 
     async def _decide(
-        self, coordinator_id: int, initiative_id: int, status: str, message: str | None
+        self, coordinator_id: int, initiative_id: int, status: Status, message: str | None
     ) -> ModResult:
         now = self.clock.now()
-        if not await self.repo.decide(initiative_id, status, coordinator_id, message, now):  # type: ignore[arg-type]
+        if not await self.repo.decide(initiative_id, status, coordinator_id, message, now):
             item = await self.repo.get(initiative_id)
             return ModResult(Outcome.ALREADY if item else Outcome.STALE, item)
         item = await self.repo.get(initiative_id)
