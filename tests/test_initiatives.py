@@ -301,3 +301,42 @@ async def test_forged_moderation_button_is_refused(server, bot):
     assert bot.sql("SELECT status FROM initiatives")[0][0] == "pending"
     assert bot.sql("SELECT * FROM audit_log WHERE action LIKE 'initiative.%'") == []
     assert bot.sql("SELECT * FROM conversations WHERE member_id = 1002") == []
+
+
+async def test_author_hears_in_their_language_and_coordinator_can_cancel(server, bot):
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    emma = await onboard(server, 1004, "Emma", language="en")
+    await emma.send("/proposer")
+    await emma.receive(contains="title of your initiative")
+    await emma.send("Book swap")
+    await emma.receive(contains="Describe")
+    await emma.send("A shelf of books to swap at the town hall.")
+    await emma.receive(contains="theme")
+    await emma.press("Culture")
+    await emma.press("Libourne")
+    await emma.press("▫️ a place")
+    await emma.press("Confirm")
+    await emma.press("📨 Send")
+    await emma.receive(contains="Thank you!")
+
+    notice = await coco.receive(contains="Book swap")
+    await coco.press("❌ Refuser", message=notice)
+    await coco.receive(contains="La raison est obligatoire")
+    await coco.press("Annuler")
+    assert "annulé" in coco.last.text
+    assert bot.sql("SELECT status FROM initiatives")[0][0] == "pending"
+    assert bot.sql("SELECT * FROM conversations") == []
+
+    await coco.press("❌ Refuser", message=notice)
+    await coco.receive(contains="La raison est obligatoire")
+    await bot.restart()  # the coordinator's half-written decision survives a restart
+    await coco.send("Already run by the library.")
+    await coco.receive(contains="est refusée")
+    told = await emma.receive(contains="was not accepted")
+    assert "Already run by the library." in told.text
+    await emma.send("/mesinitiatives")
+    mine = await emma.receive(contains="Your proposals")
+    assert "declined" in mine.text and "Reason: Already run by the library." in mine.text
+    audit = bot.sql("SELECT actor_id, subject, details FROM audit_log WHERE action LIKE 'ini%'")
+    assert [tuple(r)[:2] for r in audit] == [(COORDINATOR_ID, "1")]
+    assert "Already run by the library." in audit[0]["details"]

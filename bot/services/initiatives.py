@@ -8,6 +8,7 @@ press at once the first one wins and the second is told it was already handled.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -23,6 +24,8 @@ from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.initiatives import Initiative, InitiativeRepository, Status, SupportKind
 from storage.members import Member, MemberRepository
+
+log = logging.getLogger(__name__)
 
 PREFIX = "ini"
 FLOW = "proposal"
@@ -514,6 +517,7 @@ class InitiativeService:
         item = await self.repo.get(initiative_id)
         if item is None:
             raise LookupError(initiative_id)
+        log.info("initiative %d %s by %d", initiative_id, status, coordinator_id)
         await self.audit.record(
             coordinator_id,
             f"initiative.{status}",
@@ -649,6 +653,7 @@ class InitiativeService:
             current = item.stage or ""
             if not await self.repo.set_stage(initiative_id, current, stage, now):
                 return None
+            log.info("initiative %d moved to %s by %d", initiative_id, stage, actor_id)
             await self.audit.record(
                 actor_id,
                 "initiative.stage",
@@ -775,4 +780,5 @@ class InitiativeService:
                 return Outcome.DONE
             await self.member_repo.update(member_id, is_citizen_gardener=True)
             await self.repo.request_gardener(member_id, initiative_id, self.clock.now())
+            log.info("member %d asked a gardener for initiative %d", member_id, initiative_id)
             return Outcome.DONE
