@@ -432,6 +432,8 @@ async def _browse_action(
             detail = await service.toggle_support(member.telegram_id, initiative_id, kind)
             if detail is not None and detail.outcome is Outcome.DENIED:
                 return t(context, lang, "initiatives.own")
+            if detail is not None and detail.outcome is Outcome.STALE:
+                return t(context, lang, "initiatives.closed")
         else:
             return False
     except (ValueError, IndexError):

@@ -255,3 +255,25 @@ async def test_stages_are_told_and_consolidation_offers_a_gardener(server, bot):
     ]
     stale = await coco.press_data(f"ini:1:stg:{initiative_id}:consolidation")
     assert stale.show_alert and "plus valable" in stale.text
+
+
+async def test_abandoned_initiative_is_told_and_leaves_the_list(server, bot):
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    alice = await onboard(server, 1001, "Alice")
+    bob = await onboard(server, 1002, "Bob")
+    [initiative_id] = await seed_initiatives(bot, 1001, [("Fresque", "Cenon", "Culture")])
+    await press_on(bob, "Fresque", "Je veux participer")
+    await coco.send("/initiatives")
+    await coco.receive(contains="page 1/1")
+    await coco.press("🔎 Fresque")
+    await coco.press("➡️ Passer à : abandonnée")
+    assert "Étape : abandonnée" in coco.last.text
+    told = await alice.receive(contains="passe à l'étape")
+    assert "abandonnée" in told.text and "jardinier" not in told.text  # no offer here
+    await bob.receive(contains="vous participez")
+    await bob.send("/initiatives")
+    assert "Aucune initiative publiée" in (await bob.receive(contains="Initiatives")).text
+    answer = await bob.press_data(f"ini:1:par:{initiative_id}")
+    assert answer.show_alert and "terminée" in answer.text
+    assert bot.sql("SELECT COUNT(*) FROM initiative_supports")[0][0] == 1
+    assert bot.sql("SELECT stage FROM initiatives")[0][0] == "abandonnee"

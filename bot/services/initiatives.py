@@ -586,8 +586,11 @@ class InitiativeService:
             found = await self.detail(member_id, initiative_id)
             if found is None or found.initiative.status != "published":
                 return None
-            if found.is_author or found.initiative.stage in FINAL_STAGES:
+            if found.is_author:
                 found.outcome = Outcome.DENIED
+                return found
+            if found.initiative.stage in FINAL_STAGES:
+                found.outcome = Outcome.STALE
                 return found
             if kind in found.mine:
                 await self.repo.remove_support(initiative_id, member_id, kind)
