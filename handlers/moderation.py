@@ -59,6 +59,10 @@ def queue_screen(
     return text, rows
 
 
+def _back_to_queue(context: AppContext, lang: str) -> Rows:
+    return [[(label(context, lang, "initiatives.button.queue"), cb(FEATURE, "q", 0))]]
+
+
 async def proposals(update: Update, context: AppContext) -> None:
     member, lang = await coordinator(update, context)
     if member is None:
@@ -94,7 +98,7 @@ async def _moderate(
         return
     if data.action == "pub":
         text = t(context, lang, "initiatives.mod.published", title=result.initiative.title)
-        await show(update, context, text)
+        await show(update, context, text, _back_to_queue(context, lang))
     else:
         await _ask_message(update, context, lang, result)
     await answer(query)
@@ -145,7 +149,8 @@ async def on_moderation_input(
         await _ask_message(update, context, lang, result, error)
         return
     key = f"initiatives.mod.done_{result.kind}"
-    await reply(update, context, t(context, lang, key, title=result.initiative.title))
+    text = t(context, lang, key, title=result.initiative.title)
+    await reply(update, context, text, _back_to_queue(context, lang))
 
 
 async def _cancel(update: Update, context: AppContext, lang: str, member: Member) -> None:

@@ -170,9 +170,8 @@ async def test_new_proposals_are_batched_for_coordinators(server, bot):
     assert "Proposition 2 sur 3" in coco.last.text and "Deuxième" in coco.last.text
     await coco.press("✅ Publier")
     assert "Deuxième" in coco.last.text and "est publiée" in coco.last.text
-    await coco.send("/propositions")
-    queue = await coco.receive(contains="Proposition 1 sur 2")
-    assert "Première" in queue.text
+    await coco.press("Voir la file")
+    assert "Proposition 1 sur 2" in coco.last.text and "Première" in coco.last.text
 
 
 async def test_stages_are_told_and_consolidation_offers_a_gardener(server, bot):
