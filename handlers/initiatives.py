@@ -14,6 +14,7 @@ from bot.services.initiatives import (
     LIMITS,
     NEEDS,
     OTHER_TERRITORY,
+    PREFIX,
     BrowsePage,
     Detail,
     DraftView,
@@ -41,7 +42,7 @@ from storage.conversations import Conversation
 from storage.initiatives import Initiative, SupportKind
 from storage.members import Member
 
-FEATURE = "ini"
+FEATURE = PREFIX  # callback prefix, shared with the buttons the service queues
 Rows = list[list[tuple[str, str]]]
 ALL = "-"
 # Shown back so the member can shorten it, but the whole message must stay under 4096.
