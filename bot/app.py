@@ -22,11 +22,12 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
+from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
+from bot.services.pairs import PairService
 from bot.services.privacy import PrivacyService
 from bot.services.stats import StatsService
-from bot.services.pairs import PairService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -37,9 +38,18 @@ Sweeper = Callable[[], Awaitable[None]]
 
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
-    from handlers import coordinator, onboarding, pairs, privacy, profile
+    from handlers import (
+        coordinator,
+        initiatives,
+        moderation,
+        onboarding,
+        pairs,
+        privacy,
+        profile,
+    )
 
-    return [onboarding, profile, pairs, privacy, coordinator]
+    # moderation before initiatives: its callback pattern is the narrower one.
+    return [onboarding, profile, moderation, initiatives, pairs, privacy, coordinator]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
@@ -56,8 +66,14 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         stats=StatsService(db, settings, clock),
     )
     services.pairs = PairService(db, settings, clock, texts, outbox, services.members)
+    services.initiatives = InitiativeService(db, settings, clock, texts, outbox, services.members)
     services.privacy.before_erase.append(services.pairs.release_member)
-    services.sweepers += [services.pairs.sweep, services.privacy.sweep]
+    services.sweepers += [
+        services.initiatives.announce_new_proposals,
+        services.initiatives.send_digests,
+        services.pairs.sweep,
+        services.privacy.sweep,
+    ]
     return services
 
 

@@ -11,11 +11,12 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
+from bot.services.pairs import PairService
 from bot.services.privacy import PrivacyService
 from bot.services.stats import StatsService
-from bot.services.pairs import PairService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
 
@@ -36,6 +37,7 @@ class Services:
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
     pairs: PairService | None = None
+    initiatives: InitiativeService | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from SQLite, so the scheduler job can run them at any interval.
     sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

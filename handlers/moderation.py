@@ -1,0 +1,197 @@
+"""/propositions: the coordinators' moderation queue, with a reason for every refusal.
+
+Shares the `ini` callback prefix with handlers/initiatives.py; its handler is registered first
+and only takes the moderation actions. Every press is re-checked by the service (role, and the
+proposal still pending), so a forged or late press changes nothing.
+"""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
+
+from bot.context import AppContext
+from bot.services.initiatives import MESSAGE_MAX, MOD_FLOW, ModKind, ModResult, Outcome
+from handlers.common import (
+    Cb,
+    answer,
+    cb,
+    coordinator,
+    denied,
+    label,
+    language_for,
+    parse_cb,
+    reply,
+    show,
+    stale,
+    t,
+)
+from handlers.initiatives import FEATURE, KEPT_MAX, Rows, service_of
+from storage.conversations import Conversation
+from storage.initiatives import Initiative
+from storage.members import Member
+
+ACTIONS = ("pub", "chg", "dec", "q", "mcx")
+
+
+def queue_screen(
+    context: AppContext, lang: str, items: list[Initiative], position: int
+) -> tuple[str, Rows]:
+    if not items:
+        return t(context, lang, "initiatives.queue_empty"), []
+    position = min(max(position, 0), len(items) - 1)
+    service = service_of(context)
+    item = items[position]
+    text = t(context, lang, "initiatives.queue_head", position=position + 1, total=len(items))
+    text += "\n\n" + service.card(lang, item)
+    rows: Rows = [
+        [(b.text, b.data or "")] for row in service.moderation_buttons(lang, item.id) for b in row
+    ]
+    nav: list[tuple[str, str]] = []
+    if position > 0:
+        nav.append(
+            (label(context, lang, "common.button.previous"), cb(FEATURE, "q", position - 1))
+        )
+    if position + 1 < len(items):
+        nav.append((label(context, lang, "common.button.next"), cb(FEATURE, "q", position + 1)))
+    if nav:
+        rows.append(nav)
+    return text, rows
+
+
+def _back_to_queue(context: AppContext, lang: str) -> Rows:
+    return [[(label(context, lang, "initiatives.button.queue"), cb(FEATURE, "q", 0))]]
+
+
+async def proposals(update: Update, context: AppContext) -> None:
+    member, lang = await coordinator(update, context)
+    if member is None:
+        return
+    items = await service_of(context).queue(member.telegram_id) or []
+    text, rows = queue_screen(context, lang, items, 0)
+    await reply(update, context, text, rows)
+
+
+async def _moderate(
+    update: Update, context: AppContext, member: Member, lang: str, data: Cb
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    service = service_of(context)
+    initiative_id = data.int_arg(0)
+    if initiative_id is None:
+        await stale(update, context, lang)
+        return
+    if data.action == "pub":
+        result = await service.publish(member.telegram_id, initiative_id)
+    else:
+        kind = ModKind.CHANGES if data.action == "chg" else ModKind.DECLINE
+        result = await service.begin_decision(member.telegram_id, initiative_id, kind)
+    if result.outcome is Outcome.DENIED:
+        await denied(update, context, lang)
+        return
+    if result.outcome is Outcome.ALREADY:
+        await answer(query, t(context, lang, "initiatives.already_handled"), alert=True)
+        return
+    if result.outcome is not Outcome.DONE or result.initiative is None:
+        await stale(update, context, lang)
+        return
+    if data.action == "pub":
+        text = t(context, lang, "initiatives.mod.published", title=result.initiative.title)
+        await show(update, context, text, _back_to_queue(context, lang))
+    else:
+        await _ask_message(update, context, lang, result)
+    await answer(query)
+
+
+async def _ask_message(
+    update: Update, context: AppContext, lang: str, result: ModResult, error: str = ""
+) -> None:
+    assert result.initiative is not None and result.kind is not None
+    key = f"initiatives.mod.ask_{result.kind}"
+    text = t(context, lang, key, title=result.initiative.title, limit=MESSAGE_MAX)
+    if error:
+        text = error + "\n\n" + text
+    rows = [[(label(context, lang, "common.button.cancel"), cb(FEATURE, "mcx"))]]
+    await reply(update, context, text, rows)
+
+
+async def on_moderation_input(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    message = update.effective_message
+    lang = language_for(context, member, update.effective_user)
+    service = service_of(context)
+    if message is None:
+        return
+    if message.text is None:
+        pending = await service.pending_decision(member.telegram_id)
+        if pending is not None and pending.initiative is not None:
+            error = t(context, lang, "common.text_expected")
+            await _ask_message(update, context, lang, pending, error)
+        return
+    result = await service.decision_text(member.telegram_id, message.text)
+    if result.outcome is Outcome.DENIED:
+        await denied(update, context, lang)
+        return
+    if result.outcome is Outcome.ALREADY:
+        await reply(update, context, t(context, lang, "initiatives.already_handled"))
+        return
+    if result.outcome is not Outcome.DONE or result.initiative is None:
+        await reply(update, context, t(context, lang, "common.nothing_expected"))
+        return
+    if result.error:
+        error = t(context, lang, result.error, limit=MESSAGE_MAX)
+        if result.kept_text:
+            error += "\n\n" + t(
+                context, lang, "common.your_text", text=result.kept_text[:KEPT_MAX]
+            )
+        await _ask_message(update, context, lang, result, error)
+        return
+    key = f"initiatives.mod.done_{result.kind}"
+    text = t(context, lang, key, title=result.initiative.title)
+    await reply(update, context, text, _back_to_queue(context, lang))
+
+
+async def _cancel(update: Update, context: AppContext, lang: str, member: Member) -> None:
+    query = update.callback_query
+    assert query is not None
+    if not await service_of(context).cancel_decision(member.telegram_id):
+        await stale(update, context, lang)
+        return
+    await show(update, context, t(context, lang, "common.cancelled"))
+    await answer(query)
+
+
+async def on_button(update: Update, context: AppContext) -> None:
+    query = update.callback_query
+    if query is None:
+        return
+    data = parse_cb(query.data, FEATURE)
+    member, lang = await coordinator(update, context)
+    if member is None:
+        return
+    if data is None:
+        await stale(update, context, lang)
+        return
+    if data.action == "mcx":
+        await _cancel(update, context, lang, member)
+        return
+    if data.action == "q":
+        items = await service_of(context).queue(member.telegram_id) or []
+        text, rows = queue_screen(context, lang, items, data.int_arg(0) or 0)
+        await show(update, context, text, rows)
+        await answer(query)
+        return
+    await _moderate(update, context, member, lang, data)
+
+
+INPUTS = {MOD_FLOW: on_moderation_input}
+
+
+def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("propositions", proposals, filters=private),
+        CallbackQueryHandler(on_button, pattern=f"^{FEATURE}:1:({'|'.join(ACTIONS)})(:|$)"),
+    ]
