@@ -281,6 +281,21 @@ class PairRepository:
         )
         return [_pair(r) for r in rows]
 
+    async def requested_initiative(self, citizen_id: int) -> int | None:
+        """The initiative whose author asked for a gardener when it reached consolidation."""
+        row = await self.db.fetch_one(
+            "SELECT initiative_id FROM gardener_requests WHERE member_id = ? "
+            "ORDER BY requested_at DESC LIMIT 1",
+            (citizen_id,),
+        )
+        return int(row["initiative_id"]) if row else None
+
+    async def initiative_title(self, initiative_id: int) -> str | None:
+        row = await self.db.fetch_one(
+            "SELECT title FROM initiatives WHERE id = ?", (initiative_id,)
+        )
+        return str(row["title"]) if row else None
+
     async def active_citizen_pair(self, citizen_id: int) -> Pair | None:
         row = await self.db.fetch_one(
             f"SELECT {_PAIR} FROM pairs WHERE status = 'active' AND citizen_id = ?",

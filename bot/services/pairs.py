@@ -313,6 +313,9 @@ class PairService:
                 return Confirmation(ConfirmOutcome.UNAVAILABLE)
             if await self.repo.load_of(technician_id) >= capacity:
                 return Confirmation(ConfirmOutcome.FULL)
+            if initiative_id is None:
+                initiative_id = await self.repo.requested_initiative(citizen_id)
+            title = await self.repo.initiative_title(initiative_id) if initiative_id else None
             interval = self.settings.checkins.interval_days
             pair_id = await self.repo.create(
                 citizen_id=citizen_id,
@@ -325,7 +328,7 @@ class PairService:
             )
             if by is not None:
                 await self.audit.record(by, "pair.create", str(pair_id), now)
-            await self._pairing_notices(pair_id, citizen, tech, initiative_id)
+            await self._pairing_notices(pair_id, citizen, tech, title)
         log.info("pair %s created (citizen %s, technician %s)", pair_id, citizen_id, technician_id)
         return Confirmation(ConfirmOutcome.CREATED, pair_id)
 
@@ -368,7 +371,7 @@ class PairService:
         return self.texts.get(lang, key)
 
     async def _pairing_notices(
-        self, pair_id: int, citizen: Member, tech: Member, initiative_id: int | None
+        self, pair_id: int, citizen: Member, tech: Member, initiative: str | None
     ) -> None:
         profile = await self.members.technician(tech.telegram_id)
         days = self.settings.checkins.interval_days
@@ -388,8 +391,8 @@ class PairService:
                 text += "\n" + self.texts.get(
                     lang, "pairs.notice.service", service=profile.service
                 )
-            if initiative_id is not None:
-                text += "\n" + self.texts.get(lang, "pairs.notice.initiative", id=initiative_id)
+            if initiative is not None:
+                text += "\n" + self.texts.get(lang, "pairs.notice.initiative", title=initiative)
             text += "\n\n" + self.texts.get(lang, "pairs.notice.next", days=days)
             return Payload(
                 text=text,
