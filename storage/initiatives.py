@@ -48,10 +48,10 @@ _COLUMNS = (
     "i.id, i.author_id, i.title, i.description, i.theme, i.territory, i.needs, i.status, "
     "i.stage, i.proposed_stage, i.moderator_id, i.moderation_message, i.submitted_at, "
     "i.published_at, "
-    "(SELECT COUNT(*) FROM initiative_supports s WHERE s.initiative_id = i.id "
-    "AND s.kind = 'support') AS supporters, "
-    "(SELECT COUNT(*) FROM initiative_supports s WHERE s.initiative_id = i.id "
-    "AND s.kind = 'participate') AS participants"
+    "i.erased_supporters + (SELECT COUNT(*) FROM initiative_supports s "
+    "WHERE s.initiative_id = i.id AND s.kind = 'support') AS supporters, "
+    "i.erased_participants + (SELECT COUNT(*) FROM initiative_supports s "
+    "WHERE s.initiative_id = i.id AND s.kind = 'participate') AS participants"
 )
 
 

@@ -36,7 +36,36 @@ MEMBER_COLUMNS: list[MemberColumn] = [
     MemberColumn("invites", "created_by", "anonymise"),
     MemberColumn("audit_log", "actor_id", "anonymise"),
     MemberColumn("deliveries", "chat_id", "anonymise"),
+    MemberColumn("initiative_supports", "member_id", "delete"),
+    MemberColumn("gardener_requests", "member_id", "delete"),
+    MemberColumn("initiatives", "author_id", "keep"),
+    MemberColumn("pair_checkin_answers", "member_id", "delete"),
+    MemberColumn("pair_proposals", "citizen_id", "delete"),
+    MemberColumn("pair_proposals", "technician_id", "delete"),
+    MemberColumn("pairs", "citizen_id", "delete"),
+    MemberColumn("pairs", "technician_id", "delete"),
 ]
+
+# Run before the list above, each with the member's id as its only parameter: what a
+# generic delete or anonymise cannot say.
+PRE_ERASE_SQL: list[str] = [
+    # Supports stay counted without pointing to the person.
+    "UPDATE initiatives SET erased_supporters = erased_supporters + 1 WHERE id IN "
+    "(SELECT initiative_id FROM initiative_supports WHERE member_id = ? AND kind = 'support')",
+    "UPDATE initiatives SET erased_participants = erased_participants + 1 WHERE id IN "
+    "(SELECT initiative_id FROM initiative_supports WHERE member_id = ? "
+    "AND kind = 'participate')",
+    # Published initiatives stay, without their author (members' FK sets author_id NULL);
+    # drafts, pending and declined proposals go.
+    "DELETE FROM initiatives WHERE author_id = ? AND status != 'published'",
+    "UPDATE initiatives SET moderator_id = NULL WHERE moderator_id = ?",
+]
+
+# What /mesdonnees adds beyond the rows that name the member directly.
+EXTRA_EXPORTS: dict[str, str] = {
+    "pair_checkins": "SELECT c.* FROM pair_checkins c JOIN pairs p ON p.id = c.pair_id "
+    "WHERE p.citizen_id = ?1 OR p.technician_id = ?1 ORDER BY c.id",
+}
 
 
 class PrivacyRepository:
@@ -73,6 +102,18 @@ class PrivacyRepository:
             await self.db.execute(
                 f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (anon_id, member_id)
             )
+
+    async def pre_erase(self, member_id: int) -> None:
+        for sql in PRE_ERASE_SQL:
+            await self.db.execute(sql, (member_id,))
+
+    async def extra_exports(self, member_id: int) -> dict[str, list[dict[str, Any]]]:
+        found = {}
+        for name, sql in EXTRA_EXPORTS.items():
+            rows = await self.db.fetch_all(sql, (member_id,))
+            if rows:
+                found[name] = [dict(r) for r in rows]
+        return found
 
     async def blank_sent_payloads(self, chat_id: int) -> None:
         await self.db.execute(

@@ -75,6 +75,7 @@ class PrivacyService:
             rows = await self.repo.rows_of(spec.table, spec.column, member_id)
             if rows:
                 data["tables"].setdefault(f"{spec.table}.{spec.column}", rows)
+        data["tables"].update(await self.repo.extra_exports(member_id))
         data["tables"]["members"] = [member.model_dump(mode="json")]
         return data
 
@@ -86,6 +87,7 @@ class PrivacyService:
                 return False
             for hook in self.before_erase:
                 await hook(member_id)
+            await self.repo.pre_erase(member_id)
             await self.deliveries.drop_for_chat(member_id)
             await self.repo.blank_sent_payloads(member_id)
             for spec in MEMBER_COLUMNS:
