@@ -59,6 +59,23 @@ class StatsRepository:
         )
         return [r[0] for r in rows]
 
+    async def initiatives_funnel(self) -> dict[str, int]:
+        """Proposals waiting or sent back, then published ones by stage."""
+        return await self.counts(
+            "SELECT CASE WHEN status = 'published' THEN stage ELSE status END AS step, "
+            "COUNT(*) FROM initiatives GROUP BY step ORDER BY CASE step "
+            "WHEN 'pending' THEN 0 WHEN 'changes' THEN 1 WHEN 'declined' THEN 2 "
+            "WHEN 'emergence' THEN 3 WHEN 'consolidation' THEN 4 WHEN 'concretisation' THEN 5 "
+            "WHEN 'realisee' THEN 6 ELSE 7 END"
+        )
+
+    async def pairs_health(self) -> dict[str, int]:
+        return await self.counts(
+            "SELECT health, COUNT(*) FROM pairs WHERE status = 'active' GROUP BY health "
+            "ORDER BY CASE health WHEN 'on_track' THEN 0 WHEN 'needs_help' THEN 1 "
+            "WHEN 'blocked' THEN 2 ELSE 3 END"
+        )
+
     async def stream(
         self, sql: str, params: Sequence[Any] = (), chunk: int = 1000
     ) -> AsyncIterator[list[tuple[Any, ...]]]:
@@ -95,5 +112,51 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
         "m.is_ambassador, m.is_citizen_gardener, m.is_technician, m.is_coordinator, m.status, "
         "m.created_at, m.referred_by FROM members m WHERE m.onboarded_at IS NOT NULL "
         "ORDER BY m.telegram_id",
+    ),
+    "initiatives": (
+        (
+            "id",
+            "titre",
+            "description",
+            "theme",
+            "territoire",
+            "besoins",
+            "statut",
+            "etape",
+            "auteur",
+            "soutiens",
+            "participants",
+            "soumise",
+            "publiee",
+            "message_moderation",
+        ),
+        "SELECT i.id, i.title, i.description, i.theme, i.territory, i.needs, i.status, i.stage, "
+        "i.author_id, i.erased_supporters + (SELECT COUNT(*) FROM initiative_supports s "
+        "WHERE s.initiative_id = i.id AND s.kind = 'support'), "
+        "i.erased_participants + (SELECT COUNT(*) FROM initiative_supports s "
+        "WHERE s.initiative_id = i.id AND s.kind = 'participate'), "
+        "i.submitted_at, i.published_at, i.moderation_message FROM initiatives i ORDER BY i.id",
+    ),
+    "binomes": (
+        (
+            "id",
+            "jardinier_citoyen",
+            "jardinier_technicien",
+            "initiative",
+            "statut",
+            "sante",
+            "intervalle_jours",
+            "prochain_point",
+            "cree",
+            "termine",
+        ),
+        "SELECT id, citizen_id, technician_id, initiative_id, status, health, interval_days, "
+        "next_due_at, created_at, ended_at FROM pairs ORDER BY id",
+    ),
+    "points_etape": (
+        ("binome", "point", "envoye", "membre", "reponse", "note", "repondu"),
+        "SELECT c.pair_id, c.id, c.sent_at, a.member_id, a.answer, a.note, a.answered_at "
+        "FROM pair_checkins c LEFT JOIN pair_checkin_answers a ON a.checkin_id = c.id "
+        "ORDER BY c.pair_id, c.id, a.id",
     ),
 }

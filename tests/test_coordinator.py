@@ -78,3 +78,31 @@ async def test_non_coordinators_get_neither(server, bot):
     assert "réservée aux coordinateurs" in (await citizen.receive()).text
     assert not any(m.document or m.photo for m in citizen.messages)
     assert bot.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'export'")[0][0] == 0
+
+
+async def test_stats_and_export_cover_initiatives_and_pairs(server, bot):
+    from tests.test_initiatives_life import seed_initiatives
+    from tests.test_pairs import person
+
+    coord = await onboard(server, COORDINATOR_ID, "Coline", staff=True)
+    await onboard(server, 5010, "Ana")
+    await seed_initiatives(
+        bot, 5010, [("Repair café", "Blaye", "Culture"), ("Vélo", "Cenon", "Culture")]
+    )
+    await seed_initiatives(bot, 5010, [("Fresque, « grande »", "Blaye", "Culture")], publish=False)
+    await person(bot, server, 5020, "Gaby", gardener=True)
+    await person(bot, server, 5030, "Tim", capacity=2)
+    await bot.services.pairs.confirm_match(5020, 5030, by=COORDINATOR_ID)
+    await coord.send("/stats")
+    text = (await coord.receive(contains="État de la communauté")).text
+    assert "en attente de modération : 1" in text and "émergence : 2" in text
+    assert "ça avance : 1" in text
+    await coord.send("/export")
+    files = {}
+    for _ in range(4):
+        sent = await coord.receive(contains=".csv")
+        files[sent.document[0]] = sent.document[1].decode("utf-8-sig")
+    initiatives = list(csv.reader(io.StringIO(files["initiatives.csv"])))
+    assert len(initiatives) == 4 and initiatives[3][1] == "Fresque, « grande »"
+    pairs = list(csv.reader(io.StringIO(files["binomes.csv"])))
+    assert pairs[1][1:3] == ["5020", "5030"]

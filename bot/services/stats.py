@@ -85,6 +85,8 @@ class StatsService:
             themes=await self.repo.by_theme(),
             weeks=weeks,
         )
+        stats.initiatives = await self.repo.initiatives_funnel()
+        stats.pairs = await self.repo.pairs_health()
         for contributor in self.contributors:
             await contributor(stats, now)
         return stats
