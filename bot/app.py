@@ -174,7 +174,7 @@ async def _post_init(
         application.job_queue.run_repeating(
             lambda _ctx: run_sweepers(services),
             interval=timedelta(seconds=settings.scheduler.tick_seconds),
-            first=timedelta(seconds=1),
+            first=timedelta(seconds=settings.scheduler.tick_seconds),
             name="essaim-sweep",
             job_kwargs={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
