@@ -22,6 +22,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
+from bot.services.calls import CallService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.texts import Texts
@@ -34,21 +35,26 @@ Sweeper = Callable[[], Awaitable[None]]
 
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
-    from handlers import onboarding, profile
+    from handlers import calls, onboarding, profile
 
-    return [onboarding, profile]
+    return [onboarding, profile, calls]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
     texts = Texts.load(settings.default_language)
-    return Services(
+    members = MemberService(db, settings, clock)
+    outbox = OutboxService(db, clock)
+    services = Services(
         settings=settings,
         clock=clock,
         db=db,
         texts=texts,
-        members=MemberService(db, settings, clock),
-        outbox=OutboxService(db, clock),
+        members=members,
+        outbox=outbox,
     )
+    services.calls = CallService(db, settings, clock, texts, outbox, members)
+    services.sweepers.extend(services.calls.sweepers())
+    return services
 
 
 async def run_sweepers(services: Services) -> None:
@@ -137,6 +143,8 @@ async def _post_init(
     dispatcher = Dispatcher(db, clock, application.bot, settings.sending)
     services.dispatcher = dispatcher
     services.outbox.on_enqueue(dispatcher.wake)
+    if services.calls is not None:
+        services.calls.attach(dispatcher.observe, dispatcher.edit_message)
     await dispatcher.start()
     from handlers import menu
 
@@ -158,6 +166,8 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
         services = data.services
     except RuntimeError:
         return
+    if services.calls is not None:
+        await services.calls.stop()
     if services.dispatcher is not None:
         await services.dispatcher.stop()
     await services.db.close()

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.services.calls import CallService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.texts import Texts
@@ -26,6 +27,7 @@ class Services:
     members: MemberService
     outbox: OutboxService
     dispatcher: Dispatcher | None = None
+    calls: CallService | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from SQLite, so the scheduler job can run them at any interval.
     sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
