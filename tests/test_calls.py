@@ -178,4 +178,176 @@ def test_reminders_stay_in_the_day_window_and_before_the_event():
     assert got == [at(5, 20)]
     # reminders already past are dropped
     assert reminder_times(at(2, 12), [24], now, paris, time(9), time(20)) == []
-    _ = timedelta
+
+
+async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refused(
+    server, make_bot
+):
+    bot = await make_bot(**FAST)
+    coord = await start_coordinator(server, bot)
+    alice = await onboard(server, 3001, "Alice")
+    bob = await onboard(server, 3002, "Bob")
+    carol = await onboard(server, 3003, "Carol")
+    await draft_call(coord, needed="1")
+    await coord.press("Envoyer maintenant")
+    await bot.drain()
+    for person in (alice, bob, carol):
+        await person.receive(contains="Appel à l'aide")
+    await alice.press("Je viens")
+    await bob.press("Je viens")  # waiting list
+    await carol.press("Pas cette fois")
+
+    # a citizen forging coordinator buttons changes nothing
+    for action in ("cl", "ca", "rm", "v"):
+        refused = await carol.press_data(f"call:1:{action}:1")
+        assert refused.show_alert and "réservée aux coordinateurs" in refused.text
+    refused = await carol.press_data("call:1:go")
+    assert "réservée" in refused.text
+    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"
+    # a forged answer to a call the member never received is stale
+    await seed_members(bot, [3004])
+    server.add_users([3004])
+    outsider = server.user(3004)
+    stale = await outsider.press_data("call:1:a:1:y", message_id=1)
+    assert "plus valable" in stale.text
+    assert len(bot.sql("SELECT * FROM call_answers")) == 3
+
+    await coord.send("/appels")
+    listing = await coord.receive(contains="Vos appels")
+    await coord.press(listing.all_buttons[0])
+    await coord.receive(contains="Volontaires")
+    done = await coord.press("Annuler l'appel")
+    assert "prévenus" in done.text
+    await coord.receive(contains="État : annulé")
+    await bot.drain()
+    assert "annulé" in (await alice.receive(contains="❌")).text
+    assert "annulé" in (await bob.receive(contains="❌")).text  # waiting list told too
+    notices = bot.sql("SELECT chat_id FROM deliveries WHERE kind = 'call_notice' ORDER BY 1")
+    assert [r[0] for r in notices] == [3001, 3002]  # not Carol, who said no
+    late = await carol.press("Je viens")
+    assert "annulé" in late.text
+    assert (
+        bot.sql("SELECT action FROM audit_log WHERE action LIKE 'call.%' ORDER BY id")[-1][0]
+        == "call.cancelled"
+    )
+
+
+async def test_scheduled_call_fires_after_restart_when_its_time_comes(server, make_bot, clock):
+    bot = await make_bot(**FAST)
+    coord = await start_coordinator(server, bot)
+    server.add_users(range(4000, 4010))
+    await seed_members(bot, range(4000, 4005), ambassador=True)
+    await seed_members(bot, range(4005, 4010))
+    await draft_call(coord, needed="2")
+    await coord.press("Programmer")
+    await coord.receive(contains="Quand faut-il l'envoyer")
+    await coord.send("01/03/2026 9h")  # in the past
+    assert "déjà passé" in (await coord.receive()).text
+    await coord.send("06/03 9h")  # after the deadline
+    assert "avant la date limite" in (await coord.receive()).text
+    await coord.send("demain 9h")
+    await coord.receive(contains="programmé pour le 03/03/2026 09:00")
+    assert bot.sql("SELECT status FROM calls")[0][0] == "scheduled"
+
+    await bot.restart()
+    bot.services.calls.summary_edit_seconds = 0.0
+    await bot.tick()
+    assert server.stats.missing(range(4000, 4010)) == set(range(4000, 4010))
+    clock.advance(timedelta(hours=21, minutes=59))  # 08:59 Paris: not yet
+    await bot.tick()
+    assert bot.sql("SELECT status FROM calls")[0][0] == "scheduled"
+    clock.advance(timedelta(minutes=1))
+    await bot.tick()
+    assert server.stats.missing(range(4000, 4010)) == set()
+    order = [c for c in server.stats.delivered_chat_ids if 4000 <= c < 4010]
+    assert set(order[:5]) == set(range(4000, 4005))  # ambassadors first
+    await coord.receive(contains="Envoyés : 10")
+    await bot.tick()
+    assert bot.sql("SELECT status FROM calls")[0][0] == "open"
+    assert len(bot.sql("SELECT * FROM deliveries WHERE kind = 'call'")) == 10
+
+
+async def test_volunteers_get_reminders_in_the_day_window(server, make_bot, clock):
+    bot = await make_bot(**FAST)
+    coord = await start_coordinator(server, bot)
+    alice = await onboard(server, 3001, "Alice")
+    bob = await onboard(server, 3002, "Bob")
+    # event 05/03 08:30 Paris: 24 h before is 04/03 08:30, before the day window, so 09:00
+    # that morning; 2 h before is 06:30 and 09:00 would be after the event: 20:00 the eve
+    await draft_call(coord, when="05/03 8h30")
+    await coord.press("Envoyer maintenant")
+    await bot.drain()
+    await alice.receive(contains="Appel à l'aide")
+    await bob.receive(contains="Appel à l'aide")
+    await alice.press("Je viens")
+    await bob.press("Pas cette fois")
+    due = [r[0] for r in bot.sql("SELECT due_at FROM call_reminders ORDER BY due_at")]
+    assert due == ["2026-03-04T08:00:00.000000Z", "2026-03-04T19:00:00.000000Z"]
+    clock.set(datetime(2026, 3, 4, 7, 59, tzinfo=UTC))
+    await bot.tick()
+    assert not [m for m in alice.messages if "Rappel" in m.content]
+    clock.set(datetime(2026, 3, 4, 8, 0, tzinfo=UTC))
+    await bot.tick()
+    await alice.receive(contains="⏰ Rappel")
+    clock.set(datetime(2026, 3, 4, 19, 0, tzinfo=UTC))
+    await bot.tick()
+    await alice.receive(contains="⏰ Rappel")
+    await bot.tick()
+    assert len([m for m in alice.messages if "Rappel" in m.content]) == 2
+    assert not [m for m in bob.messages if "Rappel" in m.content]
+
+
+async def test_draft_survives_restart_and_bad_inputs_get_clear_answers(server, make_bot):
+    bot = await make_bot(**FAST)
+    coord = await start_coordinator(server, bot)
+    alice = await onboard(server, 3001, "Alice")
+    await alice.send("/appel")
+    assert "réservée" in (await alice.receive()).text
+    await coord.send("/appel")
+    await coord.receive(contains="Nouvel appel")
+    await coord.send_sticker()
+    assert "autocollant" in (await coord.receive()).text
+    await coord.send("x" * 1001)
+    too_long = await coord.receive(contains="entre 1 et 1000")
+    assert "x" * 1001 in too_long.text
+    await coord.send_photo(caption="<b>Collecte</b> de <i>vêtements</i> & jouets")
+    await coord.receive(contains="Où ?")
+    await bot.restart()
+    bot.services.calls.summary_edit_seconds = 0.0
+    await coord.send("Local Croix-Rouge")
+    await coord.receive(contains="Quand ?")
+    await coord.send("bientôt")
+    assert "pas compris" in (await coord.receive()).text
+    await coord.send("01/03/2026 10h")
+    assert "déjà passé" in (await coord.receive()).text
+    await coord.send("demain 18h")
+    await coord.receive(contains="Combien")
+    await coord.send("501")
+    assert "entre 1 et 500" in (await coord.receive()).text
+    await coord.send("2")
+    await coord.receive(contains="Jusqu'à quand")
+    await coord.send("04/03 10h")
+    assert "avant l'événement" in (await coord.receive()).text
+    await coord.send("Valider")
+    assert "pas compris" in (await coord.receive()).text
+    await coord.press("La veille")
+    await coord.receive(contains="Quels territoires")
+    await coord.send("Blaye")
+    assert "utilisez les boutons" in (await coord.receive()).text
+    await coord.press("Valider")
+    await coord.receive(contains="au moins une option")
+    await coord.press("▫️ Blaye")
+    await coord.press("Valider")
+    await coord.press("Tous les thèmes")
+    await coord.press("Tout le monde")
+    preview = await coord.receive(contains="Collecte")
+    assert preview.photo is not None
+    assert "&lt;b&gt;Collecte&lt;/b&gt;" in preview.html  # member input is escaped
+    await coord.receive(contains="recevront")
+    await coord.press("Envoyer maintenant")
+    await bot.drain()
+    got = await alice.receive(contains="Collecte")
+    assert got.photo == preview.photo and got.buttons[0] == ["Je viens", "Pas cette fois"]
+    call = bot.sql("SELECT deadline_at, event_at FROM calls")[0]
+    assert tuple(call) == ("2026-03-02T17:00:00.000000Z", "2026-03-03T17:00:00.000000Z")
+    assert bot.sql("SELECT * FROM conversations") == []

@@ -505,11 +505,19 @@ class CallService:
     async def _send(
         self, coordinator_id: int, data: dict[str, Any], scheduled_at: datetime | None
     ) -> DraftView:
-        """Store the call and, unless scheduled, queue every delivery: all or nothing."""
-        now = self.clock.now()
         call = self._new_call(coordinator_id, data)
-        if call.deadline_at <= now:
+        if call.deadline_at <= self.clock.now():
             return self._error(Step.PREVIEW, data, "calls.error.deadline_passed")
+        async with self.db.transaction():
+            stored = await self.publish(call, scheduled_at)
+            await self.conversations.clear(coordinator_id, FLOW)
+        return DraftView(step=None, data=data, call=stored)
+
+    async def publish(self, call: NewCall, scheduled_at: datetime | None = None) -> Call:
+        """Store a call and, unless scheduled, queue one delivery per recipient plus the
+        coordinator's summary, in one transaction: fully queued or not at all. Public for
+        scripts and benchmarks; the /appel flow ends here too."""
+        now = self.clock.now()
         async with self.db.transaction():
             status: CallStatus = "scheduled" if scheduled_at else "open"
             call_id = await self.repo.create(
@@ -517,15 +525,16 @@ class CallService:
             )
             if scheduled_at is None:
                 await self._dispatch(call_id, call, now)
-            await self.conversations.clear(coordinator_id, FLOW)
             await self.audit.record(
-                coordinator_id,
+                call.coordinator_id,
                 "call.schedule" if scheduled_at else "call.send",
                 f"call:{call_id}",
                 now,
             )
             stored = await self.repo.get(call_id)
-        return DraftView(step=None, data=data, call=stored)
+        if stored is None:
+            raise RuntimeError("call vanished inside its transaction")
+        return stored
 
     async def _dispatch(self, call_id: int, call: NewCall, now: datetime) -> int:
         """Queue the call for its audience (inside the caller's transaction)."""
