@@ -125,6 +125,8 @@ async def test_call_reaches_active_members_and_answers_are_tracked(server, make_
     assert relay.text is None or "clos" not in relay.text
     link = await user(2008).receive(contains="t.me/essaim_test_bot?start=r-seed2008")
     assert "Transférez" in link.text
+    await onboard(server, 2100, "Zoé", start_arg="r-seed2008")  # joins through the link
+    assert bot.sql("SELECT referred_by FROM members WHERE telegram_id = 2100")[0][0] == 2008
 
     # /appels: the volunteers with their names and usernames
     await coord.send("/appels")
@@ -351,3 +353,59 @@ async def test_draft_survives_restart_and_bad_inputs_get_clear_answers(server, m
     call = bot.sql("SELECT deadline_at, event_at FROM calls")[0]
     assert tuple(call) == ("2026-03-02T17:00:00.000000Z", "2026-03-03T17:00:00.000000Z")
     assert bot.sql("SELECT * FROM conversations") == []
+
+
+async def test_a_call_is_queued_entirely_or_not_at_all(server, make_bot):
+    bot = await make_bot(**FAST)
+    await seed_members(bot, range(7000, 7100))
+    service = bot.services.calls
+    from tests.test_calls_delivery import new_call
+
+    async def broken(*_: Any) -> None:
+        raise RuntimeError("disk full")
+
+    service.repo.add_reminders = broken  # fails after the deliveries were written
+    try:
+        await service.publish(new_call())
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("publish should have failed")
+    assert bot.sql("SELECT COUNT(*) FROM calls")[0][0] == 0
+    assert bot.sql("SELECT COUNT(*) FROM deliveries")[0][0] == 0
+    del service.repo.add_reminders
+    call = await service.publish(new_call())
+    assert call.recipients == 100
+    await bot.drain()
+    assert bot.sql("SELECT COUNT(*) FROM deliveries WHERE kind = 'call'")[0][0] == 100
+
+
+async def test_summary_edits_are_throttled(server, make_bot):
+    bot = await make_bot(**FAST)
+    coord = await start_coordinator(server, bot)
+    server.add_users(range(8000, 8060))
+    await seed_members(bot, range(8000, 8060))
+    bot.services.calls.summary_edit_seconds = 3600.0
+    await draft_call(coord)
+    await coord.press("Envoyer maintenant")  # edits the preview once
+    before = server.stats.method_counts["editMessageText"]
+    await bot.drain()
+    assert server.stats.missing(range(8000, 8060)) == set()
+    for uid in range(8000, 8010):
+        await server.get_user(uid).press("Je viens")
+    # dozens of results and answers, but one summary edit at most inside the interval
+    assert server.stats.method_counts["editMessageText"] - before <= 1
+
+
+async def test_a_stale_draft_asks_for_a_new_deadline(server, make_bot, clock):
+    bot = await make_bot(**FAST)
+    coord = await start_coordinator(server, bot)
+    await onboard(server, 3001, "Alice")
+    await draft_call(coord)
+    clock.set(datetime(2026, 3, 5, 12, 45, tzinfo=UTC))  # 13:45 Paris: deadline (12:30) passed
+    await coord.press("Envoyer maintenant")
+    ask = await coord.receive(contains="déjà passée")
+    assert "Jusqu'à quand" in ask.text
+    assert bot.sql("SELECT COUNT(*) FROM calls")[0][0] == 0
+    await coord.send("05/03 14h")  # still before the event (14:30)
+    await coord.receive(contains="Quels territoires")

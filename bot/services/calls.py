@@ -506,8 +506,12 @@ class CallService:
         self, coordinator_id: int, data: dict[str, Any], scheduled_at: datetime | None
     ) -> DraftView:
         call = self._new_call(coordinator_id, data)
-        if call.deadline_at <= self.clock.now():
-            return self._error(Step.PREVIEW, data, "calls.error.deadline_passed")
+        now = self.clock.now()
+        if call.event_at <= now or call.deadline_at <= now:
+            # The draft waited too long (it survives restarts): ask the time again.
+            step = Step.WHEN if call.event_at <= now else Step.DEADLINE
+            await self.conversations.save(coordinator_id, FLOW, step, data, now)
+            return self._error(step, data, f"calls.error.{step.value}_passed")
         async with self.db.transaction():
             stored = await self.publish(call, scheduled_at)
             await self.conversations.clear(coordinator_id, FLOW)
