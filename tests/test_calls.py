@@ -10,7 +10,14 @@ from bot.services.calls import parse_when, reminder_times
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard, seed_members
 
-FAST = {"sending": {"messages_per_second": 30, "per_chat_per_second": 10}}
+# Rate is not the subject here: paid-broadcast pacing (1000/s) keeps the tests quick.
+FAST = {
+    "sending": {
+        "allow_paid_broadcast": True,
+        "paid_messages_per_second": 1000,
+        "per_chat_per_second": 10,
+    }
+}
 
 
 async def start_coordinator(server: Any, bot: Any) -> Any:
@@ -218,6 +225,11 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     listing = await coord.receive(contains="Vos appels")
     await coord.press(listing.all_buttons[0])
     await coord.receive(contains="Volontaires")
+    reminded = await coord.press("Relancer")
+    assert "1 volontaire" in reminded.text
+    await bot.drain()
+    await alice.receive(contains="⏰ Rappel")
+    assert not [m for m in bob.messages if "Rappel" in m.content]  # waiting list: no reminder
     done = await coord.press("Annuler l'appel")
     assert "prévenus" in done.text
     await coord.receive(contains="État : annulé")
@@ -235,7 +247,8 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
 
 
 async def test_scheduled_call_fires_after_restart_when_its_time_comes(server, make_bot, clock):
-    bot = await make_bot(**FAST)
+    # one message in flight at a time, so the server sees the outbox's order
+    bot = await make_bot(sending={**FAST["sending"], "max_in_flight": 1})
     coord = await start_coordinator(server, bot)
     server.add_users(range(4000, 4010))
     await seed_members(bot, range(4000, 4005), ambassador=True)
@@ -409,3 +422,33 @@ async def test_a_stale_draft_asks_for_a_new_deadline(server, make_bot, clock):
     assert bot.sql("SELECT COUNT(*) FROM calls")[0][0] == 0
     await coord.send("05/03 14h")  # still before the event (14:30)
     await coord.receive(contains="Quels territoires")
+
+
+async def test_closing_a_call_stops_answers(server, make_bot):
+    bot = await make_bot(**FAST)
+    coord = await start_coordinator(server, bot)
+    alice = await onboard(server, 3001, "Alice")
+    bob = await onboard(server, 3002, "Bob")
+    await draft_call(coord)
+    await coord.press("Envoyer maintenant")
+    await bot.drain()
+    await alice.receive(contains="Appel à l'aide")
+    await alice.press("Je viens")
+    await coord.send("/appels")
+    listing = await coord.receive(contains="Vos appels")
+    assert "✋ 1/3" in listing.text
+    await coord.press(listing.all_buttons[0])
+    await coord.receive(contains="Volontaires")
+    closed = await coord.press("Clore")
+    assert "plus personne" in closed.text
+    screen = await coord.receive(contains="Liste d'attente")  # the detail screen, edited
+    assert "État : clos" in screen.text
+    assert "Clore" not in screen.all_buttons and "Retour" in screen.all_buttons
+    assert "clos" in (await bob.press("Je viens")).text
+    assert "clos" in (await alice.press("Pas cette fois")).text
+    assert dict(bot.sql("SELECT member_id, answer FROM call_answers")) == {3001: "yes"}
+    again = await coord.press_data("call:1:cl:1", message_id=screen.message_id)
+    assert "plus valable" in again.text  # already closed: stale, nothing changes
+    await coord.press("Retour")
+    back = await coord.receive(contains="Vos appels")
+    assert "clos" in back.text

@@ -20,6 +20,7 @@ from tests.conftest import COORDINATOR_ID, TOKEN, make_settings
 from tests.helpers import seed_members
 
 ROOT = Path(__file__).resolve().parents[1]
+PAID = {"allow_paid_broadcast": True, "paid_messages_per_second": 1000, "per_chat_per_second": 10}
 
 
 def new_call(needed: int = 5) -> NewCall:
@@ -57,7 +58,7 @@ async def test_429_retry_after_is_obeyed_and_everyone_gets_the_call(server, make
 
 
 async def test_server_errors_are_retried_with_backoff(server, make_bot, clock):
-    bot = await make_bot(sending={"messages_per_second": 30, "max_attempts": 8})
+    bot = await make_bot(sending={**PAID, "max_attempts": 8})
     ids = range(5100, 5140)
     server.add_users(ids)
     server.user(COORDINATOR_ID)
@@ -79,7 +80,7 @@ async def test_server_errors_are_retried_with_backoff(server, make_bot, clock):
 
 
 async def test_attempts_are_bounded_and_failures_are_counted(server, make_bot, clock):
-    bot = await make_bot(sending={"messages_per_second": 30, "max_attempts": 2})
+    bot = await make_bot(sending={**PAID, "max_attempts": 2})
     bot.services.calls.summary_edit_seconds = 0.0
     ids = range(5200, 5205)
     server.add_users(ids)
@@ -91,7 +92,7 @@ async def test_attempts_are_bounded_and_failures_are_counted(server, make_bot, c
     await coord.receive(contains="Envoyés : 5")
     server.configure(error_rate_5xx=1.0)
     await bot.services.calls.remind(1, COORDINATOR_ID)  # nobody said yes: nothing queued
-    assert bot.sql("SELECT COUNT(*) FROM deliveries WHERE kind = 'call_notice'")[0][0] == 0
+    assert bot.sql("SELECT COUNT(*) FROM deliveries WHERE kind = 'call_reminder'")[0][0] == 0
     call2 = await bot.services.calls.publish(new_call())
     await bot.drain()
     clock.advance(timedelta(minutes=5))

@@ -42,7 +42,8 @@ PLACE_MAX = 200
 NEEDED_RANGE = (1, 500)
 KIND_CALL = "call"
 KIND_SUMMARY = "call_summary"
-KIND_NOTICE = "call_notice"
+KIND_NOTICE = "call_notice"  # promotion from the waiting list, cancellation
+KIND_REMINDER = "call_reminder"
 PRIORITY_SUMMARY = 1
 PRIORITY_NOTICE = 2
 PRIORITY_AMBASSADOR = 3
@@ -624,7 +625,7 @@ class CallService:
             [
                 NewDelivery(
                     chat_id=v.member_id,
-                    kind=KIND_NOTICE,
+                    kind=KIND_REMINDER,
                     ref_id=call.id,
                     priority=PRIORITY_NOTICE,
                     payload=Payload(
