@@ -176,21 +176,28 @@ class Dispatcher:
                 limit + FLUSH_EVERY - len(self._in_flight) - len(self._results),
             )
             batch: list[Delivery] = []
-            if free > 0:
-                self._done_since_claim = 0
-                async with self.db.transaction():
-                    batch = await self.outbox.claim_due(self.clock.now(), free)
-            for delivery in batch:
-                await self._slots.acquire()
-                task = asyncio.create_task(self._send(delivery))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
-            now = asyncio.get_running_loop().time()
-            if self._results and (
-                len(self._results) >= FLUSH_EVERY or now - last_flush >= FLUSH_SECONDS
-            ):
-                await self.flush()
-                last_flush = now
+            try:
+                if free > 0:
+                    self._done_since_claim = 0
+                    async with self.db.transaction():
+                        batch = await self.outbox.claim_due(self.clock.now(), free)
+                for delivery in batch:
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._send(delivery))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                now = asyncio.get_running_loop().time()
+                if self._results and (
+                    len(self._results) >= FLUSH_EVERY or now - last_flush >= FLUSH_SECONDS
+                ):
+                    await self.flush()
+                    last_flush = now
+            except Exception:
+                # A storage hiccup (disk full, lock timeout) must not kill delivery for good:
+                # unrecorded results are kept for the next flush; try again shortly.
+                log.exception("dispatcher loop failed; retrying")
+                await asyncio.sleep(IDLE_POLL_SECONDS)
+                continue
             if batch and free == len(batch):
                 continue
             timeout = FLUSH_SECONDS if (self._results or self._in_flight) else IDLE_POLL_SECONDS
@@ -236,10 +243,14 @@ class Dispatcher:
                 return
             done, self._results = self._results, []
             blocked = [d.chat_id for d, r in done if r.status == "blocked"]
-            async with self.db.transaction():
-                await self.outbox.record([r for _, r in done], self.clock.now())
-                if blocked:
-                    await self.members.mark_blocked(blocked)
+            try:
+                async with self.db.transaction():
+                    await self.outbox.record([r for _, r in done], self.clock.now())
+                    if blocked:
+                        await self.members.mark_blocked(blocked)
+            except BaseException:
+                self._results[:0] = done  # not recorded: keep them for the next flush
+                raise
             for _, result in done:
                 if result.status == "sent":
                     self.sent_total += 1

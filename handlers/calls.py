@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
@@ -9,6 +11,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from bot.context import AppContext
 from bot.services.calls import (
     FLOW,
+    CallCounts,
     CallService,
     DeadlinePreset,
     DraftView,
@@ -29,7 +32,7 @@ from handlers.common import (
     stale,
     t,
 )
-from storage.calls import Call
+from storage.calls import Call, Volunteer
 from storage.conversations import Conversation
 from storage.members import Member
 
@@ -233,7 +236,7 @@ async def _coordinator_action(
 
 
 def _list_screen(
-    context: AppContext, lang: str, calls: list[tuple[Call, object]]
+    context: AppContext, lang: str, calls: Sequence[tuple[Call, CallCounts]]
 ) -> tuple[str, Rows]:
     service = _service(context)
     if not calls:
@@ -241,7 +244,6 @@ def _list_screen(
     lines = [t(context, lang, "calls.list.header")]
     rows: Rows = []
     for call, counts in calls:
-        yes = getattr(counts, "yes", 0)
         lines.append(
             t(
                 context,
@@ -251,7 +253,7 @@ def _list_screen(
                 title=service.title(call),
                 when=service.local(call.event_at),
                 status=t(context, lang, f"calls.status.{call.status}"),
-                yes=yes,
+                yes=counts.yes,
                 needed=call.needed,
             )
         )
@@ -266,7 +268,7 @@ async def list_calls(update: Update, context: AppContext) -> None:
     calls = await _service(context).list_calls(member.telegram_id)
     if calls is None:
         return
-    text, rows = _list_screen(context, lang, list(calls))
+    text, rows = _list_screen(context, lang, calls)
     await reply(update, context, text, rows)
 
 
@@ -315,7 +317,7 @@ async def _detail_screen(
     return text, rows
 
 
-def _people(context: AppContext, lang: str, people: list) -> Raw:  # type: ignore[type-arg]
+def _people(context: AppContext, lang: str, people: Sequence[Volunteer]) -> Raw:
     shown = _service(context).volunteer_list(people[:VOLUNTEERS_SHOWN])
     if len(people) > VOLUNTEERS_SHOWN:
         more = t(context, lang, "calls.more", count=len(people) - VOLUNTEERS_SHOWN)
@@ -340,7 +342,7 @@ async def _manage(
         if calls is None:
             await stale(update, context, lang)
             return
-        text, rows = _list_screen(context, lang, list(calls))
+        text, rows = _list_screen(context, lang, calls)
         await show(update, context, text, rows)
         await answer(query)
         return

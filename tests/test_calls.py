@@ -429,10 +429,14 @@ async def test_closing_a_call_stops_answers(server, make_bot):
     coord = await start_coordinator(server, bot)
     alice = await onboard(server, 3001, "Alice")
     bob = await onboard(server, 3002, "Bob")
+    dora = await onboard(server, 3003, "Dora", language="en")
     await draft_call(coord)
     await coord.press("Envoyer maintenant")
     await bot.drain()
     await alice.receive(contains="Appel à l'aide")
+    english = await dora.receive(contains="Call for help")  # in the member's language
+    assert english.buttons == [["I'm coming", "Not this time"], ["Relay"]]
+    assert "Thanks" in (await dora.press("Not this time")).text
     await alice.press("Je viens")
     await coord.send("/appels")
     listing = await coord.receive(contains="Vos appels")
@@ -446,7 +450,7 @@ async def test_closing_a_call_stops_answers(server, make_bot):
     assert "Clore" not in screen.all_buttons and "Retour" in screen.all_buttons
     assert "clos" in (await bob.press("Je viens")).text
     assert "clos" in (await alice.press("Pas cette fois")).text
-    assert dict(bot.sql("SELECT member_id, answer FROM call_answers")) == {3001: "yes"}
+    assert dict(bot.sql("SELECT member_id, answer FROM call_answers")) == {3001: "yes", 3003: "no"}
     again = await coord.press_data("call:1:cl:1", message_id=screen.message_id)
     assert "plus valable" in again.text  # already closed: stale, nothing changes
     await coord.press("Retour")

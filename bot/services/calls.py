@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -786,8 +787,6 @@ class CallService:
 
     def volunteer_list(self, people: Sequence[Volunteer]) -> Raw:
         """Names and @usernames, escaped: safe HTML for a Raw placeholder."""
-        import html
-
         lines = [
             "• "
             + html.escape(p.display_name)
