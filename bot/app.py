@@ -22,6 +22,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
+from bot.services.calls import CallService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
@@ -39,6 +40,7 @@ Sweeper = Callable[[], Awaitable[None]]
 def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
     from handlers import (
+        calls,
         coordinator,
         initiatives,
         moderation,
@@ -49,26 +51,29 @@ def feature_modules() -> list[ModuleType]:
     )
 
     # moderation before initiatives: its callback pattern is the narrower one.
-    return [onboarding, profile, moderation, initiatives, pairs, privacy, coordinator]
+    return [onboarding, profile, calls, moderation, initiatives, pairs, privacy, coordinator]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
     texts = Texts.load(settings.default_language)
+    members = MemberService(db, settings, clock)
     outbox = OutboxService(db, clock)
     services = Services(
         settings=settings,
         clock=clock,
         db=db,
         texts=texts,
-        members=MemberService(db, settings, clock),
+        members=members,
         outbox=outbox,
         privacy=PrivacyService(db, settings, clock, outbox, texts),
         stats=StatsService(db, settings, clock),
+        calls=CallService(db, settings, clock, texts, outbox, members),
+        initiatives=InitiativeService(db, settings, clock, texts, outbox, members),
+        pairs=PairService(db, settings, clock, texts, outbox, members),
     )
-    services.pairs = PairService(db, settings, clock, texts, outbox, services.members)
-    services.initiatives = InitiativeService(db, settings, clock, texts, outbox, services.members)
     services.privacy.before_erase.append(services.pairs.release_member)
     services.sweepers += [
+        *services.calls.sweepers(),
         services.initiatives.announce_new_proposals,
         services.initiatives.send_digests,
         services.pairs.sweep,
@@ -166,6 +171,7 @@ async def _post_init(
     dispatcher = Dispatcher(db, clock, application.bot, settings.sending)
     services.dispatcher = dispatcher
     services.outbox.on_enqueue(dispatcher.wake)
+    services.calls.attach(dispatcher.observe, dispatcher.edit_message)
     await dispatcher.start()
     from handlers import menu
 
@@ -206,7 +212,9 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
         return
     if services.health is not None:
         await services.health.stop()
+    await services.calls.stop()
     if services.dispatcher is not None:
+        # Already stopped in post_stop when PTB ran it; a no-op then.
         await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
     await services.db.close()
 

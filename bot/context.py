@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.services.calls import CallService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
@@ -34,10 +35,11 @@ class Services:
     outbox: OutboxService
     privacy: PrivacyService
     stats: StatsService
+    calls: CallService
+    initiatives: InitiativeService
+    pairs: PairService
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
-    pairs: PairService | None = None
-    initiatives: InitiativeService | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from SQLite, so the scheduler job can run them at any interval.
     sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -1,11 +1,20 @@
 """The outbox dispatcher: sends due deliveries at Telegram's allowed rate and records results.
 
-Crash safety: a row is claimed ('sending') before it is sent and its result is recorded in
-batches. After a crash the rows still 'sending' are queued again, so nobody is skipped and
-the only possible duplicates are messages that were sent but whose result was not recorded
-yet: at most `max_in_flight` requests plus the results waiting for the next flush
-(`FLUSH_EVERY` rows). Pacing is the rate limiter's job (bulk lane); this class keeps enough
-requests in flight to use the whole allowance despite network latency.
+Crash safety: a row is claimed ('sending', in a committed transaction) before it is sent and
+its result is recorded in batches (one executemany per flush). After a crash (kill -9) the
+rows still 'sending' are queued again at start, so nobody is skipped, and the only possible
+duplicates are messages that were sent but whose result was not recorded yet. The claim loop
+never lets claimed-but-unrecorded rows exceed `max_in_flight + FLUSH_EVERY` (requests in
+flight plus results waiting for the next flush): that is the duplicate bound per crash.
+
+Failures: 403 (blocked, deactivated) and 400 "chat not found" mark the member 'blocked' and
+are never retried nor counted as failures; 5xx, timeouts and network errors are retried with
+exponential backoff (on the injected clock) up to `sending.max_attempts`; 429 is retried by
+the rate limiter, and if it still reaches us the row is rescheduled after `retry_after`.
+
+Pacing is the rate limiter's job (bulk lane); this class keeps enough requests in flight to
+use the whole allowance despite network latency, claims due rows in batches and records
+results in batches, so the work per message is O(1).
 """
 
 from __future__ import annotations
@@ -118,6 +127,7 @@ class Dispatcher:
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._results: list[tuple[Delivery, DeliveryResult]] = []
+        self._done_since_claim = 0
         self._observers: list[Observer] = []
         self._flush_lock = asyncio.Lock()
         self.sent_total = 0
@@ -157,26 +167,39 @@ class Dispatcher:
 
     async def _run(self) -> None:
         last_flush = asyncio.get_running_loop().time()
+        limit = self.settings.max_in_flight
         while not self._stopping:
-            free = self.settings.max_in_flight - len(self._in_flight)
+            self._wake.clear()  # cleared before looking, so no wake-up is ever lost
+            # Claimed-but-unrecorded rows stay under max_in_flight + FLUSH_EVERY (crash bound).
+            free = min(
+                limit - len(self._in_flight),
+                limit + FLUSH_EVERY - len(self._in_flight) - len(self._results),
+            )
             batch: list[Delivery] = []
-            if free > 0:
-                async with self.db.transaction():
-                    batch = await self.outbox.claim_due(self.clock.now(), free)
-            for delivery in batch:
-                await self._slots.acquire()
-                task = asyncio.create_task(self._send(delivery))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
-            now = asyncio.get_running_loop().time()
-            if self._results and (
-                len(self._results) >= FLUSH_EVERY or now - last_flush >= FLUSH_SECONDS
-            ):
-                await self.flush()
-                last_flush = now
+            try:
+                if free > 0:
+                    self._done_since_claim = 0
+                    async with self.db.transaction():
+                        batch = await self.outbox.claim_due(self.clock.now(), free)
+                for delivery in batch:
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._send(delivery))
+                    self._in_flight.add(task)
+                    task.add_done_callback(self._in_flight.discard)
+                now = asyncio.get_running_loop().time()
+                if self._results and (
+                    len(self._results) >= FLUSH_EVERY or now - last_flush >= FLUSH_SECONDS
+                ):
+                    await self.flush()
+                    last_flush = now
+            except Exception:
+                # A storage hiccup (disk full, lock timeout) must not kill delivery for good:
+                # unrecorded results are kept for the next flush; try again shortly.
+                log.exception("dispatcher loop failed; retrying")
+                await asyncio.sleep(IDLE_POLL_SECONDS)
+                continue
             if batch and free == len(batch):
                 continue
-            self._wake.clear()
             timeout = FLUSH_SECONDS if (self._results or self._in_flight) else IDLE_POLL_SECONDS
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -206,7 +229,12 @@ class Dispatcher:
         finally:
             self._slots.release()
         self._results.append((delivery, result))
-        if len(self._results) >= FLUSH_EVERY:
+        # Wake the claim loop once a useful share of the slots is free (batched claims), or
+        # when a batch of results is ready to be recorded.
+        self._done_since_claim += 1
+        if len(self._results) >= FLUSH_EVERY or self._done_since_claim >= max(
+            1, self.settings.max_in_flight // 4
+        ):
             self._wake.set()
 
     async def flush(self) -> None:
@@ -215,10 +243,14 @@ class Dispatcher:
                 return
             done, self._results = self._results, []
             blocked = [d.chat_id for d, r in done if r.status == "blocked"]
-            async with self.db.transaction():
-                await self.outbox.record([r for _, r in done], self.clock.now())
-                if blocked:
-                    await self.members.mark_blocked(blocked)
+            try:
+                async with self.db.transaction():
+                    await self.outbox.record([r for _, r in done], self.clock.now())
+                    if blocked:
+                        await self.members.mark_blocked(blocked)
+            except BaseException:
+                self._results[:0] = done  # not recorded: keep them for the next flush
+                raise
             for _, result in done:
                 if result.status == "sent":
                     self.sent_total += 1
@@ -231,6 +263,22 @@ class Dispatcher:
                     await observer(done)
                 except Exception:
                     log.exception("dispatcher observer failed")
+
+    async def edit_message(self, chat_id: int, message_id: int, payload: Payload) -> None:
+        """Edit a message the bot sent (a live summary); an unchanged text is not an error."""
+        try:
+            await self.bot.edit_message_text(
+                payload.text,
+                chat_id=chat_id,
+                message_id=message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(payload),
+            )
+        except BadRequest as error:
+            if "not modified" not in str(error).lower():
+                log.info("edit of message %d in chat %d refused", message_id, chat_id)
+        except Forbidden:
+            log.info("edit in chat %d refused: blocked", chat_id)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until nothing due is queued or in flight: for tests and the sandbox."""

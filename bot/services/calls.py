@@ -1,0 +1,907 @@
+"""Calls for help (flow 2 of PRODUCT.md): drafting, audience, answers, reminders, summary.
+
+A coordinator's draft lives in the `conversations` table (flow "call"), so it survives a
+restart. Sending a call writes the call and one delivery per recipient in ONE transaction
+(transactional outbox): it is fully queued or not at all. Members' answers are idempotent and
+re-checked here (call state, deadline, that the member really received the call); coordinator
+actions re-check the role. The coordinator's live summary is edited by a throttled task fed by
+the dispatcher's observer, at most every `summary_edit_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services.members import MemberService
+from bot.services.outbox import OutboxService
+from bot.texts import Raw, Texts, plain
+from storage.audit import AuditRepository
+from storage.calls import Answer, Call, CallRepository, CallStatus, NewCall, Volunteer
+from storage.conversations import ConversationRepository
+from storage.db import Database
+from storage.outbox import Button, Delivery, DeliveryResult, NewDelivery, Payload
+
+log = logging.getLogger(__name__)
+
+FLOW = "call"
+FEATURE = "call"
+TEXT_MAX = 1000
+CAPTION_TEXT_MAX = 700  # a photo's caption holds 1024 characters, with place and date
+PLACE_MAX = 200
+NEEDED_RANGE = (1, 500)
+KIND_CALL = "call"
+KIND_SUMMARY = "call_summary"
+KIND_NOTICE = "call_notice"  # promotion from the waiting list, cancellation
+KIND_REMINDER = "call_reminder"
+PRIORITY_SUMMARY = 1
+PRIORITY_NOTICE = 2
+PRIORITY_AMBASSADOR = 3
+PRIORITY_MEMBER = 5
+
+Editor = Callable[[int, int, Payload], Awaitable[None]]
+
+
+def call_cb(action: str, *args: object) -> str:
+    """Callback data in the shape handlers.common.parse_cb reads: `call:1:<action>:...`."""
+    return ":".join((FEATURE, "1", action, *(str(a) for a in args)))
+
+
+class Step(StrEnum):
+    TEXT = "text"
+    PLACE = "place"
+    WHEN = "when"
+    NEEDED = "needed"
+    DEADLINE = "deadline"
+    TERRITORIES = "territories"
+    THEMES = "themes"
+    AUDIENCE = "audience"
+    PREVIEW = "preview"
+    SCHEDULE = "schedule"
+
+
+class Outcome(StrEnum):
+    YES = "yes"
+    WAITING = "waiting"
+    NO = "no"
+    SAME = "same"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+
+
+class DeadlinePreset(StrEnum):
+    TWO_HOURS = "2h"
+    EVE = "eve"
+
+
+@dataclass
+class DraftView:
+    """What the coordinator should see next in the /appel flow."""
+
+    step: Step | None
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_params: dict[str, Any] = field(default_factory=dict)
+    kept_text: str | None = None
+    preview: str | None = None
+    photo: str | None = None
+    recipients: int = 0
+    call: Call | None = None
+
+
+@dataclass
+class AnswerResult:
+    outcome: Outcome
+    call: Call | None = None
+    answer: Answer | None = None
+
+
+@dataclass
+class CallCounts:
+    recipients: int = 0
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    pending: int = 0
+    yes: int = 0
+    no: int = 0
+    waiting: int = 0
+
+
+@dataclass
+class CallDetail:
+    call: Call
+    counts: CallCounts
+    volunteers: list[Volunteer]
+    waiting: list[Volunteer]
+
+
+_WHEN = re.compile(
+    r"^\s*(?:(?P<rel>demain|tomorrow|aujourd'hui|aujourd’hui|today|auj)"
+    r"|(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})(?:[/.-](?P<y>\d{2}|\d{4}))?)"
+    r"\s*(?:à|a|at|,)?\s*(?P<H>\d{1,2})\s*(?:[h:]\s*(?P<M>\d{2})?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_when(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """'25/12 14h30', '25/12/2026 14:30', 'demain 9h', "aujourd'hui 18h" -> aware UTC.
+
+    Without a year, a day already gone this year means next year. Returns None when the
+    text is not a date and time (the caller decides about dates in the past).
+    """
+    match = _WHEN.match(text)
+    if match is None:
+        return None
+    local_now = now.astimezone(zone)
+    hour, minute = int(match["H"]), int(match["M"] or 0)
+    if hour > 23 or minute > 59:
+        return None
+    try:
+        if match["rel"]:
+            day = local_now.date()
+            if match["rel"].lower() in ("demain", "tomorrow"):
+                day += timedelta(days=1)
+        else:
+            year = local_now.year
+            if match["y"]:
+                year = int(match["y"]) + (2000 if len(match["y"]) == 2 else 0)
+            day = date(year, int(match["m"]), int(match["d"]))
+            if not match["y"] and day < local_now.date():
+                day = date(year + 1, day.month, day.day)
+    except ValueError:
+        return None
+    return datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(now.tzinfo)
+
+
+def reminder_times(
+    event_at: datetime,
+    hours: Sequence[int],
+    now: datetime,
+    zone: ZoneInfo,
+    day_start: time,
+    day_end: time,
+) -> list[datetime]:
+    """When to remind volunteers: `hours` before the event, moved into the day window.
+
+    Too early in the morning moves to that morning's start if still before the event, else
+    to the evening before; too late moves back to that evening. Never after the event;
+    reminders already in the past are dropped.
+    """
+    found: set[datetime] = set()
+    for h in hours:
+        due = (event_at - timedelta(hours=h)).astimezone(zone)
+        if due.time() < day_start:
+            morning = datetime.combine(due.date(), day_start, tzinfo=zone)
+            if morning < event_at:
+                due = morning
+            else:
+                due = datetime.combine(due.date() - timedelta(days=1), day_end, tzinfo=zone)
+        elif due.time() > day_end:
+            due = datetime.combine(due.date(), day_end, tzinfo=zone)
+        utc = due.astimezone(now.tzinfo)
+        if now < utc < event_at:
+            found.add(utc)
+    return sorted(found)
+
+
+class CallService:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        texts: Texts,
+        outbox: OutboxService,
+        members: MemberService,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.texts = texts
+        self.outbox = outbox
+        self.members = members
+        self.repo = CallRepository(db)
+        self.conversations = ConversationRepository(db)
+        self.audit = AuditRepository(db)
+        self.summary_edit_seconds = settings.calls.summary_edit_seconds
+        self._editor: Editor | None = None
+        self._dirty: set[int] = set()
+        self._last_edit = float("-inf")
+        self._edit_task: asyncio.Task[None] | None = None
+
+    # --- wiring ------------------------------------------------------------------------
+
+    def attach(self, observe: Callable[[Any], None], editor: Editor) -> None:
+        """Follow the dispatcher's results (live summary) and edit through `editor`."""
+        observe(self._on_results)
+        self._editor = editor
+
+    def sweepers(self) -> list[Callable[[], Awaitable[None]]]:
+        return [self.send_scheduled, self.send_reminders]
+
+    async def stop(self) -> None:
+        task, self._edit_task = self._edit_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- texts -------------------------------------------------------------------------
+
+    def _t(self, lang: str, key: str, **params: Any) -> str:
+        return self.texts.get(lang, key, **params)
+
+    def local(self, instant: datetime) -> str:
+        return instant.astimezone(self.settings.zone).strftime("%d/%m/%Y %H:%M")
+
+    def render_call(self, call: NewCall, lang: str) -> str:
+        """The call exactly as members see it (the preview shows this same text)."""
+        return self._t(
+            lang,
+            "calls.message",
+            text=call.text,
+            place=call.place,
+            when=self.local(call.event_at),
+            needed=call.needed,
+            deadline=self.local(call.deadline_at),
+        )
+
+    def member_payload(self, call: NewCall, call_id: int, lang: str) -> Payload:
+        return Payload(
+            text=self.render_call(call, lang),
+            photo=call.photo,
+            buttons=[
+                [
+                    Button(
+                        text=plain(self._t(lang, "calls.button.yes")),
+                        data=call_cb("a", call_id, "y"),
+                    ),
+                    Button(
+                        text=plain(self._t(lang, "calls.button.no")),
+                        data=call_cb("a", call_id, "n"),
+                    ),
+                ],
+                [
+                    Button(
+                        text=plain(self._t(lang, "calls.button.relay")), data=call_cb("r", call_id)
+                    )
+                ],
+            ],
+        )
+
+    def title(self, call: NewCall) -> str:
+        first = call.text.strip().splitlines()[0] if call.text.strip() else ""
+        return first[:60] + ("…" if len(first) > 60 else "")
+
+    # --- drafting (/appel) -------------------------------------------------------------
+
+    async def start_draft(self, coordinator_id: int) -> DraftView | None:
+        if not await self.members.is_coordinator(coordinator_id):
+            return None
+        data: dict[str, Any] = {"territories": [], "themes": []}
+        await self.conversations.save(coordinator_id, FLOW, Step.TEXT, data, self.clock.now())
+        return DraftView(step=Step.TEXT, data=data)
+
+    async def _draft(self, coordinator_id: int) -> tuple[Step, dict[str, Any]] | None:
+        if not await self.members.is_coordinator(coordinator_id):
+            return None
+        conversation = await self.conversations.get(coordinator_id)
+        if conversation is None or conversation.flow != FLOW:
+            return None
+        try:
+            return Step(conversation.step), conversation.data
+        except ValueError:
+            return None
+
+    async def _save(self, coordinator_id: int, step: Step, data: dict[str, Any]) -> DraftView:
+        await self.conversations.save(coordinator_id, FLOW, step, data, self.clock.now())
+        view = DraftView(step=step, data=data)
+        if step is Step.PREVIEW:
+            await self._fill_preview(view, coordinator_id)
+        return view
+
+    async def draft(self, coordinator_id: int) -> DraftView | None:
+        """The current screen of the coordinator's draft (after a restart, for instance)."""
+        found = await self._draft(coordinator_id)
+        if found is None:
+            return None
+        view = DraftView(step=found[0], data=found[1])
+        if view.step is Step.PREVIEW:
+            await self._fill_preview(view, coordinator_id)
+        return view
+
+    def _error(
+        self, step: Step, data: dict[str, Any], key: str, kept: str | None = None, **params: Any
+    ) -> DraftView:
+        return DraftView(step=step, data=data, error=key, error_params=params, kept_text=kept)
+
+    async def draft_input(
+        self, coordinator_id: int, text: str | None, photo: str | None = None
+    ) -> DraftView | None:
+        """A typed answer (or a photo with caption at the text step) for the current step."""
+        found = await self._draft(coordinator_id)
+        if found is None:
+            return None
+        step, data = found
+        now = self.clock.now()
+        zone = self.settings.zone
+        if step is Step.TEXT:
+            if text is None or not text.strip():
+                return self._error(step, data, "calls.error.text_expected")
+            limit = CAPTION_TEXT_MAX if photo else TEXT_MAX
+            if len(text) > limit:
+                return self._error(step, data, "calls.error.text_length", text, limit=limit)
+            data.update(text=text.strip(), photo=photo)
+            return await self._save(coordinator_id, Step.PLACE, data)
+        if text is None or photo is not None:
+            key = "calls.error.use_buttons" if step in _BUTTON_STEPS else "common.text_expected"
+            return self._error(step, data, key)
+        text = text.strip()
+        if step is Step.PLACE:
+            if not text or len(text) > PLACE_MAX:
+                return self._error(step, data, "calls.error.place_length", text, limit=PLACE_MAX)
+            data["place"] = text
+            return await self._save(coordinator_id, Step.WHEN, data)
+        if step in (Step.WHEN, Step.DEADLINE, Step.SCHEDULE):
+            when = parse_when(text, now, zone)
+            if when is None:
+                return self._error(step, data, "calls.error.date_format", text)
+            return await self._set_time(coordinator_id, step, data, when)
+        if step is Step.NEEDED:
+            if not text.isdigit() or not NEEDED_RANGE[0] <= int(text) <= NEEDED_RANGE[1]:
+                return self._error(
+                    step,
+                    data,
+                    "calls.error.needed",
+                    text,
+                    low=NEEDED_RANGE[0],
+                    high=NEEDED_RANGE[1],
+                )
+            data["needed"] = int(text)
+            return await self._save(coordinator_id, Step.DEADLINE, data)
+        return self._error(step, data, "calls.error.use_buttons")
+
+    async def _set_time(
+        self, coordinator_id: int, step: Step, data: dict[str, Any], when: datetime
+    ) -> DraftView:
+        now = self.clock.now()
+        if when <= now:
+            return self._error(step, data, "calls.error.past", None, when=self.local(when))
+        if step is Step.WHEN:
+            data["event_at"] = when.isoformat()
+            return await self._save(coordinator_id, Step.NEEDED, data)
+        event_at = datetime.fromisoformat(data["event_at"])
+        if step is Step.DEADLINE:
+            if when > event_at:
+                return self._error(
+                    step, data, "calls.error.deadline_after", None, when=self.local(event_at)
+                )
+            data["deadline_at"] = when.isoformat()
+            return await self._save(coordinator_id, Step.TERRITORIES, data)
+        deadline = datetime.fromisoformat(data["deadline_at"])
+        if when >= deadline:
+            return self._error(
+                step, data, "calls.error.schedule_after", None, when=self.local(deadline)
+            )
+        return await self._send(coordinator_id, data, scheduled_at=when)
+
+    async def draft_deadline(
+        self, coordinator_id: int, preset: DeadlinePreset
+    ) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not Step.DEADLINE:
+            return None
+        step, data = found
+        event_at = datetime.fromisoformat(data["event_at"])
+        if preset is DeadlinePreset.TWO_HOURS:
+            when = event_at - timedelta(hours=2)
+        else:
+            local = event_at.astimezone(self.settings.zone)
+            eve = datetime.combine(local.date() - timedelta(days=1), time(18, 0))
+            when = eve.replace(tzinfo=self.settings.zone).astimezone(event_at.tzinfo)
+        return await self._set_time(coordinator_id, step, data, when)
+
+    def options(self, step: Step) -> list[str]:
+        return list(
+            self.settings.territories if step is Step.TERRITORIES else self.settings.themes
+        )
+
+    async def draft_toggle(
+        self, coordinator_id: int, step: Step, index: int | None
+    ) -> DraftView | None:
+        """Tick/untick one territory or theme; index None = all (clears the selection)."""
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not step or step not in (Step.TERRITORIES, Step.THEMES):
+            return None
+        _, data = found
+        options = self.options(step)
+        if index is None:
+            data[step.value] = []
+            return await self._save(coordinator_id, self._after(step), data)
+        if not 0 <= index < len(options):
+            return None
+        chosen: list[str] = data.get(step.value, [])
+        name = options[index]
+        data[step.value] = [c for c in chosen if c != name] if name in chosen else [*chosen, name]
+        return await self._save(coordinator_id, step, data)
+
+    async def draft_confirm(self, coordinator_id: int, step: Step) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not step or step not in (Step.TERRITORIES, Step.THEMES):
+            return None
+        _, data = found
+        if not data.get(step.value):
+            return self._error(step, data, "calls.error.select_one")
+        return await self._save(coordinator_id, self._after(step), data)
+
+    @staticmethod
+    def _after(step: Step) -> Step:
+        return Step.THEMES if step is Step.TERRITORIES else Step.AUDIENCE
+
+    async def draft_audience(
+        self, coordinator_id: int, ambassadors_only: bool
+    ) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not Step.AUDIENCE:
+            return None
+        _, data = found
+        data["ambassadors_only"] = ambassadors_only
+        return await self._save(coordinator_id, Step.PREVIEW, data)
+
+    async def draft_schedule(self, coordinator_id: int) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not Step.PREVIEW:
+            return None
+        return await self._save(coordinator_id, Step.SCHEDULE, found[1])
+
+    async def cancel_draft(self, coordinator_id: int) -> bool:
+        found = await self._draft(coordinator_id)
+        if found is None:
+            return False
+        await self.conversations.clear(coordinator_id, FLOW)
+        return True
+
+    def _new_call(self, coordinator_id: int, data: dict[str, Any]) -> NewCall:
+        return NewCall(
+            coordinator_id=coordinator_id,
+            text=data["text"],
+            photo=data.get("photo"),
+            place=data["place"],
+            event_at=datetime.fromisoformat(data["event_at"]),
+            needed=int(data["needed"]),
+            deadline_at=datetime.fromisoformat(data["deadline_at"]),
+            territories=list(data.get("territories", [])),
+            themes=list(data.get("themes", [])),
+            ambassadors_only=bool(data.get("ambassadors_only", False)),
+        )
+
+    async def _fill_preview(self, view: DraftView, coordinator_id: int) -> None:
+        member = await self.members.get(coordinator_id)
+        lang = member.language if member else self.settings.default_language
+        call = self._new_call(coordinator_id, view.data)
+        view.preview = self.render_call(call, lang)
+        view.photo = call.photo
+        view.recipients = await self.repo.count_audience(
+            call.territories, call.themes, call.ambassadors_only, coordinator_id
+        )
+
+    async def send_now(self, coordinator_id: int) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not Step.PREVIEW:
+            return None
+        return await self._send(coordinator_id, found[1], scheduled_at=None)
+
+    async def _send(
+        self, coordinator_id: int, data: dict[str, Any], scheduled_at: datetime | None
+    ) -> DraftView:
+        call = self._new_call(coordinator_id, data)
+        now = self.clock.now()
+        if call.event_at <= now or call.deadline_at <= now:
+            # The draft waited too long (it survives restarts): ask the time again.
+            step = Step.WHEN if call.event_at <= now else Step.DEADLINE
+            await self.conversations.save(coordinator_id, FLOW, step, data, now)
+            return self._error(step, data, f"calls.error.{step.value}_passed")
+        async with self.db.transaction():
+            stored = await self.publish(call, scheduled_at)
+            await self.conversations.clear(coordinator_id, FLOW)
+        return DraftView(step=None, data=data, call=stored)
+
+    async def publish(self, call: NewCall, scheduled_at: datetime | None = None) -> Call:
+        """Store a call and, unless scheduled, queue one delivery per recipient plus the
+        coordinator's summary, in one transaction: fully queued or not at all. Public for
+        scripts and benchmarks; the /appel flow ends here too."""
+        now = self.clock.now()
+        async with self.db.transaction():
+            status: CallStatus = "scheduled" if scheduled_at else "open"
+            call_id = await self.repo.create(
+                call, status=status, now=now, scheduled_at=scheduled_at
+            )
+            if scheduled_at is None:
+                await self._dispatch(call_id, call, now)
+            await self.audit.record(
+                call.coordinator_id,
+                "call.schedule" if scheduled_at else "call.send",
+                f"call:{call_id}",
+                now,
+            )
+            stored = await self.repo.get(call_id)
+        if stored is None:
+            raise RuntimeError("call vanished inside its transaction")
+        return stored
+
+    async def _dispatch(self, call_id: int, call: NewCall, now: datetime) -> int:
+        """Queue the call for its audience (inside the caller's transaction)."""
+        recipients = await self.repo.audience(
+            call.territories, call.themes, call.ambassadors_only, call.coordinator_id
+        )
+        payloads: dict[str, Payload] = {}
+        deliveries: list[NewDelivery] = []
+        for r in recipients:
+            payload = payloads.get(r.language)
+            if payload is None:
+                payload = payloads[r.language] = self.member_payload(call, call_id, r.language)
+            first = r.is_ambassador and (not call.territories or r.territory in call.territories)
+            deliveries.append(
+                NewDelivery(
+                    chat_id=r.telegram_id,
+                    kind=KIND_CALL,
+                    ref_id=call_id,
+                    priority=PRIORITY_AMBASSADOR if first else PRIORITY_MEMBER,
+                    payload=payload,
+                )
+            )
+        await self.repo.mark_sent(call_id, len(recipients), now)
+        coordinator = await self.members.get(call.coordinator_id)
+        lang = coordinator.language if coordinator else self.settings.default_language
+        stored = await self.repo.get(call_id)
+        if stored is not None:
+            summary = await self._summary_payload(stored, lang)
+            deliveries.insert(
+                0,
+                NewDelivery(
+                    chat_id=call.coordinator_id,
+                    kind=KIND_SUMMARY,
+                    ref_id=call_id,
+                    priority=PRIORITY_SUMMARY,
+                    payload=summary,
+                ),
+            )
+        await self.outbox.enqueue(deliveries)
+        checkins = self.settings.checkins
+        await self.repo.add_reminders(
+            call_id,
+            reminder_times(
+                call.event_at,
+                self.settings.calls.reminder_hours,
+                now,
+                self.settings.zone,
+                checkins.day_start,
+                checkins.day_end,
+            ),
+        )
+        return len(recipients)
+
+    # --- sweepers ----------------------------------------------------------------------
+
+    async def send_scheduled(self) -> None:
+        """Send every scheduled call whose time has come (survives restarts: read from SQLite)."""
+        now = self.clock.now()
+        for call in await self.repo.due_scheduled(now):
+            async with self.db.transaction():
+                fresh = await self.repo.get(call.id)
+                if fresh is None or fresh.status != "scheduled":
+                    continue
+                count = await self._dispatch(call.id, call, now)
+            log.info("scheduled call %d sent to %d members", call.id, count)
+
+    async def send_reminders(self) -> None:
+        now = self.clock.now()
+        for call_id, due_at in await self.repo.due_reminders(now):
+            async with self.db.transaction():
+                call = await self.repo.get(call_id)
+                if (
+                    call is not None
+                    and call.status in ("open", "complete")
+                    and call.event_at > now
+                ):
+                    await self._remind(call)
+                await self.repo.mark_reminder_sent(call_id, due_at, now)
+
+    async def _remind(self, call: Call) -> int:
+        people = await self.repo.volunteers(call.id, ["yes"])
+        await self.outbox.enqueue(
+            [
+                NewDelivery(
+                    chat_id=v.member_id,
+                    kind=KIND_REMINDER,
+                    ref_id=call.id,
+                    priority=PRIORITY_NOTICE,
+                    payload=Payload(
+                        text=self._t(
+                            v.language,
+                            "calls.reminder",
+                            title=self.title(call),
+                            place=call.place,
+                            when=self.local(call.event_at),
+                        )
+                    ),
+                )
+                for v in people
+            ]
+        )
+        return len(people)
+
+    # --- members' answers --------------------------------------------------------------
+
+    async def answer(self, call_id: int, member_id: int, yes: bool) -> AnswerResult:
+        """Je viens / Pas cette fois: idempotent, changeable until the deadline."""
+        now = self.clock.now()
+        async with self.db.transaction():
+            call = await self.repo.get(call_id)
+            if call is None or not await self.repo.was_sent_to(call_id, member_id):
+                return AnswerResult(Outcome.UNKNOWN)
+            if call.status == "cancelled":
+                return AnswerResult(Outcome.CANCELLED, call)
+            if call.status not in ("open", "complete") or now >= call.deadline_at:
+                return AnswerResult(Outcome.CLOSED, call)
+            current = await self.repo.answer_of(call_id, member_id)
+            counts = await self.repo.answer_counts(call_id)
+            if yes:
+                if current in ("yes", "waiting"):
+                    return AnswerResult(Outcome.SAME, call, current)
+                if counts.get("yes", 0) < call.needed:
+                    await self.repo.set_answer(call_id, member_id, "yes", now)
+                    if counts.get("yes", 0) + 1 >= call.needed:
+                        await self.repo.set_status(call_id, "complete", now)
+                    result = AnswerResult(Outcome.YES, call, "yes")
+                else:
+                    await self.repo.set_answer(call_id, member_id, "waiting", now)
+                    result = AnswerResult(Outcome.WAITING, call, "waiting")
+            else:
+                if current == "no":
+                    return AnswerResult(Outcome.SAME, call, current)
+                await self.repo.set_answer(call_id, member_id, "no", now)
+                if current == "yes":
+                    await self._promote_or_reopen(call, now)
+                result = AnswerResult(Outcome.NO, call, "no")
+        self._touch(call_id)
+        return result
+
+    async def _promote_or_reopen(self, call: Call, now: datetime) -> None:
+        promoted = await self.repo.first_waiting(call.id)
+        if promoted is None:
+            if call.status == "complete":
+                await self.repo.set_status(call.id, "open", now)
+            return
+        await self.repo.set_answer(call.id, promoted, "yes", now)
+        member = await self.members.get(promoted)
+        lang = member.language if member else self.settings.default_language
+        await self.outbox.enqueue(
+            [
+                NewDelivery(
+                    chat_id=promoted,
+                    kind=KIND_NOTICE,
+                    ref_id=call.id,
+                    priority=PRIORITY_NOTICE,
+                    payload=Payload(
+                        text=self._t(
+                            lang,
+                            "calls.promoted",
+                            title=self.title(call),
+                            place=call.place,
+                            when=self.local(call.event_at),
+                        )
+                    ),
+                )
+            ]
+        )
+
+    async def relay(self, call_id: int, member_id: int) -> tuple[Call, str] | None:
+        """The call and the member's referral code, if they received this call."""
+        call = await self.repo.get(call_id)
+        member = await self.members.get(member_id)
+        if call is None or member is None or not await self.repo.was_sent_to(call_id, member_id):
+            return None
+        return call, member.referral_code
+
+    def relay_text(self, call: Call, lang: str, link: str) -> str:
+        return self._t(
+            lang,
+            "calls.relay",
+            title=self.title(call),
+            place=call.place,
+            when=self.local(call.event_at),
+            link=link,
+        )
+
+    # --- coordinators ------------------------------------------------------------------
+
+    async def counts(self, call: Call) -> CallCounts:
+        delivery = await self.outbox.repo.counts(KIND_CALL, call.id)
+        answers = await self.repo.answer_counts(call.id)
+        return CallCounts(
+            recipients=call.recipients,
+            sent=delivery.get("sent", 0),
+            failed=delivery.get("failed", 0),
+            blocked=delivery.get("blocked", 0),
+            pending=delivery.get("queued", 0) + delivery.get("sending", 0),
+            yes=answers.get("yes", 0),
+            no=answers.get("no", 0),
+            waiting=answers.get("waiting", 0),
+        )
+
+    async def summary_text(self, call: Call, lang: str) -> str:
+        c = await self.counts(call)
+        return self._t(
+            lang,
+            "calls.summary",
+            id=call.id,
+            title=self.title(call),
+            status=self._t(lang, f"calls.status.{call.status}"),
+            recipients=c.recipients,
+            sent=c.sent,
+            failed=c.failed,
+            blocked=c.blocked,
+            pending=c.pending,
+            yes=c.yes,
+            needed=call.needed,
+            no=c.no,
+            waiting=c.waiting,
+        )
+
+    async def _summary_payload(self, call: Call, lang: str) -> Payload:
+        return Payload(text=await self.summary_text(call, lang))
+
+    async def list_calls(self, coordinator_id: int) -> list[tuple[Call, CallCounts]] | None:
+        if not await self.members.is_coordinator(coordinator_id):
+            return None
+        calls = await self.repo.for_coordinator(coordinator_id)
+        return [(call, await self.counts(call)) for call in calls]
+
+    async def detail(self, call_id: int, coordinator_id: int) -> CallDetail | None:
+        if not await self.members.is_coordinator(coordinator_id):
+            return None
+        call = await self.repo.get(call_id)
+        if call is None:
+            return None
+        people = await self.repo.volunteers(call_id, ["yes", "waiting"])
+        return CallDetail(
+            call=call,
+            counts=await self.counts(call),
+            volunteers=[p for p in people if p.answer == "yes"],
+            waiting=[p for p in people if p.answer == "waiting"],
+        )
+
+    def volunteer_list(self, people: Sequence[Volunteer]) -> Raw:
+        """Names and @usernames, escaped: safe HTML for a Raw placeholder."""
+        lines = [
+            "• "
+            + html.escape(p.display_name)
+            + (f" (@{html.escape(p.username)})" if p.username else "")
+            for p in people
+        ]
+        return Raw("\n".join(lines) or "—")
+
+    async def close(self, call_id: int, coordinator_id: int) -> Call | None:
+        return await self._end(call_id, coordinator_id, "closed")
+
+    async def cancel(self, call_id: int, coordinator_id: int) -> Call | None:
+        return await self._end(call_id, coordinator_id, "cancelled")
+
+    async def _end(self, call_id: int, coordinator_id: int, status: str) -> Call | None:
+        """Close (no more answers) or cancel (volunteers are told); unsent copies dropped."""
+        if not await self.members.is_coordinator(coordinator_id):
+            return None
+        now = self.clock.now()
+        async with self.db.transaction():
+            call = await self.repo.get(call_id)
+            if call is None or call.status in ("closed", "cancelled"):
+                return None
+            await self.repo.set_status(
+                call_id, "cancelled" if status == "cancelled" else "closed", now
+            )
+            await self.outbox.repo.drop_for_ref(KIND_CALL, call_id)
+            if status == "cancelled":
+                people = await self.repo.volunteers(call_id, ["yes", "waiting"])
+                await self.outbox.enqueue(
+                    [
+                        NewDelivery(
+                            chat_id=p.member_id,
+                            kind=KIND_NOTICE,
+                            ref_id=call_id,
+                            priority=PRIORITY_NOTICE,
+                            payload=Payload(
+                                text=self._t(
+                                    p.language,
+                                    "calls.cancelled_notice",
+                                    title=self.title(call),
+                                    when=self.local(call.event_at),
+                                )
+                            ),
+                        )
+                        for p in people
+                    ]
+                )
+            await self.audit.record(coordinator_id, f"call.{status}", f"call:{call_id}", now)
+            updated = await self.repo.get(call_id)
+        self._touch(call_id)
+        return updated
+
+    async def remind(self, call_id: int, coordinator_id: int) -> int | None:
+        """Remind everyone who said yes now; returns how many, None when refused."""
+        if not await self.members.is_coordinator(coordinator_id):
+            return None
+        async with self.db.transaction():
+            call = await self.repo.get(call_id)
+            if call is None or call.status not in ("open", "complete"):
+                return None
+            count = await self._remind(call)
+            await self.audit.record(
+                coordinator_id, "call.remind", f"call:{call_id}", self.clock.now()
+            )
+        return count
+
+    # --- live summary ------------------------------------------------------------------
+
+    async def _on_results(self, results: Sequence[tuple[Delivery, DeliveryResult]]) -> None:
+        for delivery, result in results:
+            if delivery.ref_id is None:
+                continue
+            if delivery.kind == KIND_SUMMARY and result.status == "sent" and result.message_id:
+                await self.repo.set_summary(delivery.ref_id, delivery.chat_id, result.message_id)
+                self._dirty.add(delivery.ref_id)
+            elif delivery.kind == KIND_CALL:
+                self._dirty.add(delivery.ref_id)
+        self._kick()
+
+    def _touch(self, call_id: int) -> None:
+        self._dirty.add(call_id)
+        self._kick()
+
+    def _kick(self) -> None:
+        if self._dirty and self._editor and (self._edit_task is None or self._edit_task.done()):
+            self._edit_task = asyncio.create_task(self._edit_loop(), name="essaim-call-summary")
+
+    async def _edit_loop(self) -> None:
+        """Edit summaries of changed calls, at most once every `summary_edit_seconds`."""
+        loop = asyncio.get_running_loop()
+        while self._dirty and self._editor is not None:
+            wait = self._last_edit + self.summary_edit_seconds - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            dirty, self._dirty = self._dirty, set()
+            self._last_edit = loop.time()
+            for call_id in sorted(dirty):
+                try:
+                    await self._edit_summary(call_id)
+                except Exception:
+                    log.exception("summary of call %d not updated", call_id)
+
+    async def _edit_summary(self, call_id: int) -> None:
+        call = await self.repo.get(call_id)
+        if call is None or call.summary_chat_id is None or call.summary_message_id is None:
+            return
+        coordinator = await self.members.get(call.coordinator_id)
+        lang = coordinator.language if coordinator else self.settings.default_language
+        if self._editor is not None:
+            await self._editor(
+                call.summary_chat_id,
+                call.summary_message_id,
+                await self._summary_payload(call, lang),
+            )
+
+
+_BUTTON_STEPS = {Step.TERRITORIES, Step.THEMES, Step.AUDIENCE, Step.PREVIEW}

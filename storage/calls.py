@@ -1,0 +1,313 @@
+"""Calls for help: the calls, members' answers and the reminders still to send."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from storage.db import Database, Row, from_db_time, to_db_time
+
+CallStatus = Literal["scheduled", "open", "complete", "closed", "cancelled"]
+Answer = Literal["yes", "no", "waiting"]
+
+
+class NewCall(BaseModel):
+    coordinator_id: int
+    text: str
+    photo: str | None
+    place: str
+    event_at: datetime
+    needed: int
+    deadline_at: datetime
+    territories: list[str]
+    themes: list[str]
+    ambassadors_only: bool
+
+
+class Call(NewCall):
+    id: int
+    status: CallStatus
+    scheduled_at: datetime | None
+    sent_at: datetime | None
+    recipients: int
+    summary_chat_id: int | None
+    summary_message_id: int | None
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class Recipient(BaseModel):
+    telegram_id: int
+    language: str
+    territory: str | None
+    is_ambassador: bool
+    referral_code: str
+
+
+class Volunteer(BaseModel):
+    member_id: int
+    display_name: str
+    username: str | None
+    language: str
+    answer: Answer
+    answered_at: datetime
+
+
+_COLUMNS = (
+    "id, coordinator_id, text, photo, place, event_at, needed, deadline_at, territories, "
+    "themes, ambassadors_only, status, scheduled_at, sent_at, recipients, summary_chat_id, "
+    "summary_message_id, created_at, closed_at"
+)
+
+
+def _call(row: Row) -> Call:
+    return Call(
+        id=row["id"],
+        coordinator_id=row["coordinator_id"],
+        text=row["text"],
+        photo=row["photo"],
+        place=row["place"],
+        event_at=from_db_time(row["event_at"]),
+        needed=row["needed"],
+        deadline_at=from_db_time(row["deadline_at"]),
+        territories=json.loads(row["territories"]),
+        themes=json.loads(row["themes"]),
+        ambassadors_only=bool(row["ambassadors_only"]),
+        status=row["status"],
+        scheduled_at=from_db_time(row["scheduled_at"]),
+        sent_at=from_db_time(row["sent_at"]),
+        recipients=row["recipients"],
+        summary_chat_id=row["summary_chat_id"],
+        summary_message_id=row["summary_message_id"],
+        created_at=from_db_time(row["created_at"]),
+        closed_at=from_db_time(row["closed_at"]),
+    )
+
+
+def _audience_sql(
+    territories: Sequence[str], themes: Sequence[str], ambassadors_only: bool, exclude: int
+) -> tuple[str, list[object]]:
+    """Active (not paused, not blocked), onboarded members matching the audience."""
+    sql = (
+        "SELECT m.telegram_id, m.language, m.territory, m.is_ambassador, m.referral_code "
+        "FROM members m WHERE m.status = 'active' AND m.onboarded_at IS NOT NULL "
+        "AND m.telegram_id != ?"
+    )
+    params: list[object] = [exclude]
+    if territories:
+        sql += f" AND m.territory IN ({','.join('?' * len(territories))})"
+        params.extend(territories)
+    if themes:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM member_themes t WHERE t.member_id = m.telegram_id "
+            f"AND t.theme IN ({','.join('?' * len(themes))}))"
+        )
+        params.extend(themes)
+    if ambassadors_only:
+        sql += " AND m.is_ambassador = 1"
+    return sql, params
+
+
+class CallRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # --- calls -------------------------------------------------------------------------
+
+    async def create(
+        self,
+        call: NewCall,
+        *,
+        status: CallStatus,
+        now: datetime,
+        scheduled_at: datetime | None = None,
+    ) -> int:
+        return await self.db.execute_returning_id(
+            "INSERT INTO calls (coordinator_id, text, photo, place, event_at, needed, "
+            "deadline_at, territories, themes, ambassadors_only, status, scheduled_at, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                call.coordinator_id,
+                call.text,
+                call.photo,
+                call.place,
+                to_db_time(call.event_at),
+                call.needed,
+                to_db_time(call.deadline_at),
+                json.dumps(call.territories, ensure_ascii=False),
+                json.dumps(call.themes, ensure_ascii=False),
+                int(call.ambassadors_only),
+                status,
+                to_db_time(scheduled_at) if scheduled_at else None,
+                to_db_time(now),
+            ),
+        )
+
+    async def get(self, call_id: int) -> Call | None:
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM calls WHERE id = ?", (call_id,))
+        return _call(row) if row else None
+
+    async def for_coordinator(self, coordinator_id: int, limit: int = 10) -> list[Call]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM calls WHERE coordinator_id = ? ORDER BY id DESC LIMIT ?",
+            (coordinator_id, limit),
+        )
+        return [_call(r) for r in rows]
+
+    async def due_scheduled(self, now: datetime) -> list[Call]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM calls WHERE status = 'scheduled' AND scheduled_at <= ? "
+            "ORDER BY scheduled_at, id",
+            (to_db_time(now),),
+        )
+        return [_call(r) for r in rows]
+
+    async def mark_sent(self, call_id: int, recipients: int, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE calls SET status = 'open', sent_at = ?, recipients = ? WHERE id = ?",
+            (to_db_time(now), recipients, call_id),
+        )
+
+    async def set_status(self, call_id: int, status: CallStatus, now: datetime) -> None:
+        closing = status in ("closed", "cancelled")
+        await self.db.execute(
+            "UPDATE calls SET status = ?, closed_at = CASE WHEN ? THEN ? ELSE closed_at END "
+            "WHERE id = ?",
+            (status, int(closing), to_db_time(now), call_id),
+        )
+
+    async def set_summary(self, call_id: int, chat_id: int, message_id: int) -> None:
+        await self.db.execute(
+            "UPDATE calls SET summary_chat_id = ?, summary_message_id = ? WHERE id = ?",
+            (chat_id, message_id, call_id),
+        )
+
+    # --- audience ----------------------------------------------------------------------
+
+    async def audience(
+        self,
+        territories: Sequence[str],
+        themes: Sequence[str],
+        ambassadors_only: bool,
+        exclude: int = 0,
+    ) -> list[Recipient]:
+        """Recipients of a call; `exclude` is its coordinator (who gets the summary)."""
+        sql, params = _audience_sql(territories, themes, ambassadors_only, exclude)
+        rows = await self.db.fetch_all(sql + " ORDER BY m.telegram_id", params)
+        return [
+            Recipient(
+                telegram_id=r["telegram_id"],
+                language=r["language"],
+                territory=r["territory"],
+                is_ambassador=bool(r["is_ambassador"]),
+                referral_code=r["referral_code"],
+            )
+            for r in rows
+        ]
+
+    async def count_audience(
+        self,
+        territories: Sequence[str],
+        themes: Sequence[str],
+        ambassadors_only: bool,
+        exclude: int = 0,
+    ) -> int:
+        sql, params = _audience_sql(territories, themes, ambassadors_only, exclude)
+        row = await self.db.fetch_one(f"SELECT COUNT(*) AS n FROM ({sql})", params)
+        return int(row["n"]) if row else 0
+
+    async def was_sent_to(self, call_id: int, member_id: int) -> bool:
+        row = await self.db.fetch_one(
+            "SELECT 1 FROM deliveries WHERE chat_id = ? AND kind = 'call' AND ref_id = ? LIMIT 1",
+            (member_id, call_id),
+        )
+        return row is not None
+
+    # --- answers -----------------------------------------------------------------------
+
+    async def answer_of(self, call_id: int, member_id: int) -> Answer | None:
+        row = await self.db.fetch_one(
+            "SELECT answer FROM call_answers WHERE call_id = ? AND member_id = ?",
+            (call_id, member_id),
+        )
+        return row["answer"] if row else None
+
+    async def set_answer(
+        self, call_id: int, member_id: int, answer: Answer, now: datetime
+    ) -> None:
+        await self.db.execute(
+            "INSERT INTO call_answers (call_id, member_id, answer, answered_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (call_id, member_id) DO UPDATE SET "
+            "answer = excluded.answer, answered_at = excluded.answered_at",
+            (call_id, member_id, answer, to_db_time(now)),
+        )
+
+    async def answer_counts(self, call_id: int) -> dict[str, int]:
+        rows = await self.db.fetch_all(
+            "SELECT answer, COUNT(*) AS n FROM call_answers WHERE call_id = ? GROUP BY answer",
+            (call_id,),
+        )
+        return {r["answer"]: int(r["n"]) for r in rows}
+
+    async def first_waiting(self, call_id: int) -> int | None:
+        row = await self.db.fetch_one(
+            "SELECT member_id FROM call_answers WHERE call_id = ? AND answer = 'waiting' "
+            "ORDER BY answered_at, member_id LIMIT 1",
+            (call_id,),
+        )
+        return int(row["member_id"]) if row else None
+
+    async def volunteers(self, call_id: int, answers: Sequence[Answer]) -> list[Volunteer]:
+        rows = await self.db.fetch_all(
+            "SELECT a.member_id, a.answer, a.answered_at, m.display_name, m.username, "
+            "m.language FROM call_answers a JOIN members m ON m.telegram_id = a.member_id "
+            f"WHERE a.call_id = ? AND a.answer IN ({','.join('?' * len(answers))}) "
+            "ORDER BY a.answer DESC, a.answered_at, a.member_id",
+            (call_id, *answers),
+        )
+        return [
+            Volunteer(
+                member_id=r["member_id"],
+                display_name=r["display_name"],
+                username=r["username"],
+                language=r["language"],
+                answer=r["answer"],
+                answered_at=from_db_time(r["answered_at"]),
+            )
+            for r in rows
+        ]
+
+    # --- reminders ---------------------------------------------------------------------
+
+    async def add_reminders(self, call_id: int, due: Sequence[datetime]) -> None:
+        await self.db.executemany(
+            "INSERT OR IGNORE INTO call_reminders (call_id, due_at) VALUES (?, ?)",
+            [(call_id, to_db_time(d)) for d in due],
+        )
+
+    async def due_reminders(self, now: datetime) -> list[tuple[int, datetime]]:
+        rows = await self.db.fetch_all(
+            "SELECT call_id, due_at FROM call_reminders WHERE sent_at IS NULL AND due_at <= ? "
+            "ORDER BY due_at",
+            (to_db_time(now),),
+        )
+        return [(int(r["call_id"]), from_db_time(r["due_at"]) or now) for r in rows]
+
+    async def mark_reminder_sent(self, call_id: int, due_at: datetime, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE call_reminders SET sent_at = ? WHERE call_id = ? AND due_at = ?",
+            (to_db_time(now), call_id, to_db_time(due_at)),
+        )
+
+    async def reminders(self, call_id: int) -> list[tuple[datetime, datetime | None]]:
+        rows = await self.db.fetch_all(
+            "SELECT due_at, sent_at FROM call_reminders WHERE call_id = ? ORDER BY due_at",
+            (call_id,),
+        )
+        return [
+            (from_db_time(r["due_at"]) or datetime.min, from_db_time(r["sent_at"])) for r in rows
+        ]
