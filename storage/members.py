@@ -185,7 +185,7 @@ class MemberRepository:
     async def touch(self, telegram_id: int, now: datetime, username: str | None) -> None:
         """Record activity; a member who had blocked the bot and writes again is back."""
         await self.db.execute(
-            "UPDATE members SET last_seen_at = ?, username = ?, "
+            "UPDATE members SET last_seen_at = ?, username = COALESCE(?, username), "
             "status = CASE status WHEN 'blocked' THEN 'active' ELSE status END "
             "WHERE telegram_id = ?",
             (to_db_time(now), username, telegram_id),
