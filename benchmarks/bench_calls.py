@@ -36,11 +36,27 @@ FIRST_ID = 100_000
 PRESSERS = 20
 
 
-async def start_call(services: Any, recipients: range) -> int:
-    """Create and send a call to every seeded member through the calls service."""
-    from bot.services.calls import bench_call
+async def start_call(services: Any) -> int:
+    """A call to everyone, through the same service method the /appel flow ends with."""
+    from datetime import timedelta
 
-    return int(await bench_call(services, coordinator_id=1, member_ids=list(recipients)))
+    from storage.calls import NewCall
+
+    now = services.clock.now()
+    call = NewCall(
+        coordinator_id=1,
+        text="Qui peut apporter des courses aux aînés isolés de Blaye demain ?",
+        photo=None,
+        place="Mairie de Blaye",
+        event_at=now + timedelta(days=2),
+        needed=500,
+        deadline_at=now + timedelta(days=1),
+        territories=[],
+        themes=[],
+        ambassadors_only=False,
+    )
+    stored = await services.calls.publish(call)
+    return int(stored.id)
 
 
 async def _presses(server: ServerProcess, ids: list[int], delay: float) -> list[float]:
@@ -82,7 +98,7 @@ async def broadcast(n: int, limiter: str, workdir: Path, paid: bool = False) -> 
             rate_limiter = AIORateLimiter(overall_max_rate=30, max_retries=5)
         async with RunningBot(settings, rate_limiter) as bot:
             server.reset()
-            await start_call(bot.services, recipients)
+            await start_call(bot.services)
             pressers = list(recipients[:PRESSERS])
             presses = asyncio.create_task(_presses(server, pressers, delay=0.5))
             deadline = time.monotonic() + n / (1000 if paid else 30) * 3 + 60
@@ -127,10 +143,7 @@ def crash(n: int, workdir: Path) -> tuple[int, int, int]:
 
             db = SqliteDatabase(db_path)
             await db.connect()
-            services = build_services(settings, SystemClock(), db)
-            from bot.services.calls import bench_call
-
-            await bench_call(services, coordinator_id=1, member_ids=list(recipients), send=False)
+            await start_call(build_services(settings, SystemClock(), db))
             await db.close()
 
         asyncio.run(queue_call())

@@ -121,10 +121,7 @@ def build_application(
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
     )
-    if rate_limiter is None:
-        rate_limiter = _default_limiter(settings)
-    if rate_limiter is not None:
-        builder = builder.rate_limiter(rate_limiter)
+    builder = builder.rate_limiter(rate_limiter or _default_limiter(settings))
     application = builder.build()
 
     inputs: dict[str, Any] = {}
@@ -142,19 +139,26 @@ def build_application(
     return application
 
 
-def _default_limiter(settings: Settings) -> BaseRateLimiter[Any] | None:
-    try:
-        from bot.ratelimit import PriorityRateLimiter
-    except ImportError:
-        return None
+def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
+    """Pace every Bot API call: interactive replies first, broadcasts at the allowed rate.
+
+    Sends are spaced evenly (no burst) a little under the limit (`sending.rate_margin`):
+    Telegram counts in sliding windows, and a request that leaves on time may still arrive
+    a few milliseconds early relative to the previous one; each 429 costs a full second of
+    silence, far more than the margin.
+    """
+    from bot.ratelimit import PriorityRateLimiter
+
+    sending = settings.sending
     return PriorityRateLimiter(
-        messages_per_second=settings.sending.messages_per_second,
-        per_chat_per_second=settings.sending.per_chat_per_second,
+        messages_per_second=sending.messages_per_second * sending.rate_margin,
+        per_chat_per_second=sending.per_chat_per_second,
         paid_per_second=(
-            settings.sending.paid_messages_per_second
-            if settings.sending.allow_paid_broadcast
+            sending.paid_messages_per_second * sending.rate_margin
+            if sending.allow_paid_broadcast
             else None
         ),
+        burst=1,
         # Replies answer a person's own taps, which humans space out by themselves; a
         # generous burst keeps a fast tapper from waiting a second per screen.
         interactive_chat_burst=20,

@@ -265,7 +265,11 @@ class Dispatcher:
                     log.exception("dispatcher observer failed")
 
     async def edit_message(self, chat_id: int, message_id: int, payload: Payload) -> None:
-        """Edit a message the bot sent (a live summary); an unchanged text is not an error."""
+        """Edit a message the bot sent (a live summary); an unchanged text is not an error.
+
+        On the bulk lane: nobody is waiting on this edit, and that lane keeps the strict
+        per-chat spacing, so the summary never trips the per-chat limit right after it was sent.
+        """
         try:
             await self.bot.edit_message_text(
                 payload.text,
@@ -273,6 +277,7 @@ class Dispatcher:
                 message_id=message_id,
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(payload),
+                rate_limit_args=BULK,
             )
         except BadRequest as error:
             if "not modified" not in str(error).lower():
