@@ -71,7 +71,7 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         initiatives=InitiativeService(db, settings, clock, texts, outbox, members),
         pairs=PairService(db, settings, clock, texts, outbox, members),
     )
-    services.privacy.before_erase.append(services.pairs.release_member)
+    services.privacy.before_erase += [services.calls.release_member, services.pairs.release_member]
     services.sweepers += [
         *services.calls.sweepers(),
         services.initiatives.announce_new_proposals,

@@ -246,6 +246,14 @@ class CallRepository:
             (call_id, member_id, answer, to_db_time(now)),
         )
 
+    async def open_calls_answered_yes(self, member_id: int) -> list[int]:
+        rows = await self.db.fetch_all(
+            "SELECT a.call_id FROM call_answers a JOIN calls c ON c.id = a.call_id "
+            "WHERE a.member_id = ? AND a.answer = 'yes' AND c.status IN ('open', 'complete')",
+            (member_id,),
+        )
+        return [int(r["call_id"]) for r in rows]
+
     async def answer_counts(self, call_id: int) -> dict[str, int]:
         rows = await self.db.fetch_all(
             "SELECT answer, COUNT(*) AS n FROM call_answers WHERE call_id = ? GROUP BY answer",

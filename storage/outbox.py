@@ -129,11 +129,14 @@ class OutboxRepository:
         return claimed
 
     async def record(self, results: Iterable[DeliveryResult], now: datetime) -> None:
+        """Store outcomes. A finished delivery forgets its text: once delivered (or given up)
+        the message lives in the chat, and personal data is not kept twice."""
         stamp = to_db_time(now)
         await self.db.executemany(
             "UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id), "
             "last_error = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
-            "not_before = COALESCE(?, not_before) WHERE id = ?",
+            "payload = CASE WHEN ? IN ('sent', 'failed', 'blocked') THEN '{\"text\":\"\"}' "
+            "ELSE payload END, not_before = COALESCE(?, not_before) WHERE id = ?",
             [
                 (
                     r.status,
@@ -141,6 +144,7 @@ class OutboxRepository:
                     r.error,
                     r.status,
                     stamp,
+                    r.status,
                     to_db_time(r.retry_at) if r.retry_at else None,
                     r.id,
                 )

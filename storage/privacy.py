@@ -36,6 +36,8 @@ MEMBER_COLUMNS: list[MemberColumn] = [
     MemberColumn("invites", "created_by", "anonymise"),
     MemberColumn("audit_log", "actor_id", "anonymise"),
     MemberColumn("deliveries", "chat_id", "anonymise"),
+    MemberColumn("call_answers", "member_id", "delete"),
+    MemberColumn("calls", "coordinator_id", "anonymise"),
     MemberColumn("initiative_supports", "member_id", "delete"),
     MemberColumn("gardener_requests", "member_id", "delete"),
     MemberColumn("initiatives", "author_id", "keep"),
@@ -49,6 +51,8 @@ MEMBER_COLUMNS: list[MemberColumn] = [
 # Run before the list above, each with the member's id as its only parameter: what a
 # generic delete or anonymise cannot say.
 PRE_ERASE_SQL: list[str] = [
+    "UPDATE calls SET erased_answers = erased_answers + 1 WHERE id IN "
+    "(SELECT call_id FROM call_answers WHERE member_id = ?)",
     # Supports stay counted without pointing to the person.
     "UPDATE initiatives SET erased_supporters = erased_supporters + 1 WHERE id IN "
     "(SELECT initiative_id FROM initiative_supports WHERE member_id = ? AND kind = 'support')",

@@ -59,6 +59,40 @@ class StatsRepository:
         )
         return [r[0] for r in rows]
 
+    async def calls_figures(self) -> dict[str, int]:
+        row = await self.db.fetch_one(
+            "SELECT COUNT(*), COALESCE(SUM(recipients), 0), COALESCE(SUM(erased_answers), 0) "
+            "FROM calls WHERE sent_at IS NOT NULL"
+        )
+        delivered = await self.counts(
+            "SELECT status, COUNT(*) FROM deliveries WHERE kind = 'call' GROUP BY status"
+        )
+        answers = await self.counts("SELECT answer, COUNT(*) FROM call_answers GROUP BY answer")
+        calls, recipients, erased = (int(row[i]) for i in range(3)) if row else (0, 0, 0)
+        return {
+            "sent": calls,
+            "recipients": recipients,
+            "delivered": delivered.get("sent", 0),
+            "blocked": delivered.get("blocked", 0),
+            "failed": delivered.get("failed", 0),
+            "yes": answers.get("yes", 0),
+            "waiting": answers.get("waiting", 0),
+            "no": answers.get("no", 0),
+            "answered": sum(answers.values()) + erased,
+        }
+
+    async def weekly_answers(self, since: str) -> list[tuple[str, int, int]]:
+        """(call sent_at, deliveries sent, answers) of calls sent since `since`."""
+        rows = await self.db.fetch_all(
+            "SELECT c.sent_at, "
+            "(SELECT COUNT(*) FROM deliveries d WHERE d.kind = 'call' AND d.ref_id = c.id "
+            "AND d.status = 'sent'), "
+            "c.erased_answers + (SELECT COUNT(*) FROM call_answers a WHERE a.call_id = c.id) "
+            "FROM calls c WHERE c.sent_at >= ?",
+            (since,),
+        )
+        return [(r[0], int(r[1]), int(r[2])) for r in rows]
+
     async def initiatives_funnel(self) -> dict[str, int]:
         """Proposals waiting or sent back, then published ones by stage."""
         return await self.counts(
@@ -112,6 +146,31 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
         "m.is_ambassador, m.is_citizen_gardener, m.is_technician, m.is_coordinator, m.status, "
         "m.created_at, m.referred_by FROM members m WHERE m.onboarded_at IS NOT NULL "
         "ORDER BY m.telegram_id",
+    ),
+    "appels": (
+        (
+            "id",
+            "coordinateur",
+            "texte",
+            "lieu",
+            "date",
+            "besoin",
+            "echeance",
+            "territoires",
+            "themes",
+            "porte_voix_seulement",
+            "statut",
+            "envoye",
+            "destinataires",
+        ),
+        "SELECT id, coordinator_id, text, place, event_at, needed, deadline_at, territories, "
+        "themes, ambassadors_only, status, sent_at, recipients FROM calls ORDER BY id",
+    ),
+    "reponses_appels": (
+        ("appel", "membre", "nom", "reponse", "repondu"),
+        "SELECT a.call_id, a.member_id, m.display_name, a.answer, a.answered_at "
+        "FROM call_answers a LEFT JOIN members m ON m.telegram_id = a.member_id "
+        "ORDER BY a.call_id, a.answered_at",
     ),
     "initiatives": (
         (

@@ -144,3 +144,79 @@ async def test_logs_hold_no_personal_data(server, bot, caplog):
     assert f"member {ALICE} consented" in logged  # the bot did log what happened, by id
     for secret in (secret_name, secret_user, "Texte-Libre", "Coordinatrice-Unique"):
         assert secret not in logged
+
+
+async def test_forget_across_every_feature_keeps_counts(server, bot, clock):
+    from storage.calls import NewCall
+    from tests.helpers import seed_members
+    from tests.test_initiatives_life import seed_initiatives
+    from tests.test_pairs import _next_checkin, pair_row, person
+
+    services = bot.services
+    await onboard(server, COORDINATOR_ID, "Coline", staff=True)
+    alice = await person(bot, server, ALICE, "Alicia", gardener=True)
+    await seed_members(bot, [BRUNO, 7_770_003])
+    tom = await person(bot, server, 7_770_009, "Tom", capacity=2)
+    # A published initiative of hers, a pending one, a support and a participation.
+    [published, other] = await seed_initiatives(
+        bot,
+        BRUNO,
+        [("Jardin des Tilleuls", "Blaye", "Solidarité"), ("Repair café", "Blaye", "Culture")],
+    )
+    [mine] = await seed_initiatives(bot, ALICE, [("Fête de quartier", "Blaye", "Culture")])
+    [draft] = await seed_initiatives(
+        bot, ALICE, [("Brouillon d'Alicia", "Blaye", "Culture")], publish=False
+    )
+    await services.initiatives.toggle_support(ALICE, published, "support")
+    await services.initiatives.toggle_support(ALICE, other, "participate")
+    # A call where she said yes, with Bruno waiting behind her.
+    now = clock.now()
+    call = await services.calls.publish(
+        NewCall(
+            coordinator_id=COORDINATOR_ID,
+            text="Courses",
+            photo=None,
+            place="Blaye",
+            event_at=now + timedelta(days=30),
+            needed=1,
+            deadline_at=now + timedelta(days=20),
+            territories=[],
+            themes=[],
+            ambassadors_only=False,
+        )
+    )
+    await bot.drain()
+    await services.calls.answer(call.id, ALICE, True)
+    await services.calls.answer(call.id, BRUNO, True)
+    # A pair with a check-in she answered, with a note.
+    done = await services.pairs.confirm_match(ALICE, 7_770_009, by=COORDINATOR_ID)
+    await bot.drain()
+    checkin = await _next_checkin(bot, clock, alice, tom, done.pair_id)
+    await alice.press("Bloqué", message=checkin)
+    await alice.receive(contains="note")
+    await services.pairs.add_note(ALICE, "Alicia ne trouve pas la clé du local")
+    await bot.drain()
+    supporters_before = bot.sql("SELECT id FROM initiatives ORDER BY id")
+    stats_before = await services.stats.community()
+
+    await alice.send("/oublier")
+    await alice.receive(contains="effacer vos données")
+    await alice.press("Oui, tout effacer")
+    await alice.receive(contains="vos données ont été effacées")
+    await bot.drain()
+
+    assert scan_database(bot, ALICE, ["Alicia", "alicia_secret", "Brouillon"]) == []
+    # Her published initiative stays, without author; her draft is gone.
+    rows = bot.sql("SELECT id, author_id FROM initiatives ORDER BY id")
+    assert [tuple(r) for r in rows] == [(published, BRUNO), (other, BRUNO), (mine, None)]
+    assert draft not in [r[0] for r in rows]
+    stats_after = await services.stats.community()
+    assert stats_after.calls["answered"] == stats_before.calls["answered"]
+    detail = await services.initiatives.detail(BRUNO, published)
+    assert detail is not None and detail.initiative.supporters == 1
+    # Bruno, first on the waiting list, took her place and was told.
+    assert bot.sql("SELECT answer FROM call_answers WHERE member_id = ?", (BRUNO,))[0][0] == "yes"
+    # Tom is told the pair ended; the pair is gone with her.
+    await tom.receive(contains="binôme")
+    assert bot.sql("SELECT COUNT(*) FROM pairs")[0][0] == 0
+    assert len(supporters_before) == 4

@@ -646,6 +646,15 @@ class CallService:
 
     # --- members' answers --------------------------------------------------------------
 
+    async def release_member(self, member_id: int) -> int:
+        """A member who leaves (/oublier) withdraws from the open calls they said yes to, so
+        the first on each waiting list is promoted and told, as for any withdrawal."""
+        released = 0
+        for call_id in await self.repo.open_calls_answered_yes(member_id):
+            result = await self.answer(call_id, member_id, False)
+            released += int(result.outcome is Outcome.NO)
+        return released
+
     async def answer(self, call_id: int, member_id: int, yes: bool) -> AnswerResult:
         """Je viens / Pas cette fois: idempotent, changeable until the deadline."""
         now = self.clock.now()

@@ -85,6 +85,12 @@ class StatsService:
             themes=await self.repo.by_theme(),
             weeks=weeks,
         )
+        stats.calls = await self.repo.calls_figures()
+        for sent_at, delivered, answers in await self.repo.weekly_answers(to_db_time(since)):
+            instant = from_db_time(sent_at)
+            if instant is not None and self.week_of(instant) in index:
+                index[self.week_of(instant)].deliveries += delivered
+                index[self.week_of(instant)].answers += answers
         stats.initiatives = await self.repo.initiatives_funnel()
         stats.pairs = await self.repo.pairs_health()
         for contributor in self.contributors:
