@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY = 50
 FLUSH_SECONDS = 0.25
 IDLE_POLL_SECONDS = 1.0
+START_WINDOW = 8  # requests in flight at first; grows by one per success up to max_in_flight
 BULK = {"lane": "bulk"}
 
 Observer = Callable[[Sequence[tuple[Delivery, DeliveryResult]]], Awaitable[None]]
@@ -128,6 +129,7 @@ class Dispatcher:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._results: list[tuple[Delivery, DeliveryResult]] = []
         self._done_since_claim = 0
+        self._window = float(min(START_WINDOW, settings.max_in_flight))
         self._observers: list[Observer] = []
         self._flush_lock = asyncio.Lock()
         self.sent_total = 0
@@ -171,8 +173,9 @@ class Dispatcher:
         while not self._stopping:
             self._wake.clear()  # cleared before looking, so no wake-up is ever lost
             # Claimed-but-unrecorded rows stay under max_in_flight + FLUSH_EVERY (crash bound).
+            window = min(limit, int(self._window))
             free = min(
-                limit - len(self._in_flight),
+                window - len(self._in_flight),
                 limit + FLUSH_EVERY - len(self._in_flight) - len(self._results),
             )
             batch: list[Delivery] = []
@@ -214,11 +217,16 @@ class Dispatcher:
             )
             result = DeliveryResult(id=delivery.id, status="sent", message_id=message.message_id)
             self.last_success = self.clock.now()
+            # Slow start: each success widens the window by one, so connections to the Bot
+            # API open progressively instead of dozens at the same instant.
+            self._window = min(float(self.settings.max_in_flight), self._window + 1.0)
         except Exception as error:  # every failure is classified and recorded
             result = classify(
                 error, delivery.attempts, self.settings.max_attempts, self.clock.now()
             )
             result.id = delivery.id
+            if isinstance(error, TimedOut | NetworkError) and not isinstance(error, BadRequest):
+                self._window = max(float(START_WINDOW), self._window / 2)
             log.info(
                 "delivery %d to chat %d: %s (%s)",
                 delivery.id,
