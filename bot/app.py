@@ -143,10 +143,11 @@ def build_application(
 def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
     """Pace every Bot API call: interactive replies first, broadcasts at the allowed rate.
 
-    Sends are spaced evenly (no burst) a little under the limit (`sending.rate_margin`):
-    Telegram counts in sliding windows, and a request that leaves on time may still arrive
-    a few milliseconds early relative to the previous one; each 429 costs a full second of
-    silence, far more than the margin.
+    Sends are spaced evenly a little under the limit (`sending.rate_margin`): Telegram counts
+    in sliding windows, and a request that leaves on time may still arrive a few milliseconds
+    early relative to the previous one; each 429 costs a full second of silence, far more
+    than the margin. No burst: a send is never earlier than its slot; but a send a little late
+    does not push the following slots back (catch_up), so lateness is not lost either.
     """
     from bot.ratelimit import PriorityRateLimiter
 
@@ -160,6 +161,7 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
             else None
         ),
         burst=1,
+        catch_up=1.0,
         # Replies answer a person's own taps, which humans space out by themselves; a
         # generous burst keeps a fast tapper from waiting a second per screen.
         interactive_chat_burst=20,

@@ -116,18 +116,23 @@ class _Gcra:
     over a long run the achieved rate converges to the configured one.
     """
 
-    __slots__ = ("interval", "tat", "tolerance")
+    __slots__ = ("catch_up", "interval", "tat", "tolerance")
 
-    def __init__(self, rate: float, burst: int) -> None:
+    def __init__(self, rate: float, burst: float, catch_up: float = 0.0) -> None:
         self.interval = 1.0 / rate
         self.tolerance = (burst - 1) * self.interval
+        # A send later than its slot by less than this keeps the grid: the next slot is one
+        # interval after the missed one, not after the late send, so event-loop lateness is
+        # not lost, and sends are never closer than one interval to their schedule.
+        self.catch_up = catch_up * self.interval
         self.tat = float("-inf")
 
     def allowed_at(self) -> float:
         return self.tat - self.tolerance
 
     def consume(self, now: float) -> None:
-        self.tat = max(self.tat, now) + self.interval
+        base = self.tat if now - self.tat <= self.catch_up else now
+        self.tat = base + self.interval
 
     def restart_empty(self, at: float) -> None:
         """After a 429 pause the bucket holds a single token, so the backlog trickles out."""
@@ -198,7 +203,8 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         per_chat_per_second: float = 1.0,
         paid_per_second: float | None = None,
         *,
-        burst: int | None = None,
+        burst: float | None = None,
+        catch_up: float = 0.0,
         interactive_chat_burst: int = 3,
         max_retries: int = 3,
         retry_margin: float = 0.1,
@@ -216,11 +222,13 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
             raise ValueError("paid_per_second must be positive or None")
         if interactive_chat_burst < 1 or max_retries < 0 or retry_margin < 0:
             raise ValueError("interactive_chat_burst >= 1, max_retries >= 0, retry_margin >= 0")
-        self._global = _Gcra(messages_per_second, burst or _default_burst(messages_per_second))
+        self._global = _Gcra(
+            messages_per_second, burst or _default_burst(messages_per_second), catch_up
+        )
         self._paid = (
             None
             if paid_per_second is None
-            else _Gcra(paid_per_second, _default_burst(paid_per_second))
+            else _Gcra(paid_per_second, burst or _default_burst(paid_per_second), catch_up)
         )
         self._chat_interval = 1.0 / per_chat_per_second
         self._bulk_chat_tolerance = 0.0

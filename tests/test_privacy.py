@@ -150,7 +150,7 @@ async def test_forget_across_every_feature_keeps_counts(server, bot, clock):
     from storage.calls import NewCall
     from tests.helpers import seed_members
     from tests.test_initiatives_life import seed_initiatives
-    from tests.test_pairs import _next_checkin, pair_row, person
+    from tests.test_pairs import _next_checkin, person
 
     services = bot.services
     await onboard(server, COORDINATOR_ID, "Coline", staff=True)

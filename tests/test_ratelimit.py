@@ -577,3 +577,19 @@ def test_pacing_invariants_hold_for_any_arrival_pattern(
                 assert order == arrived  # a chat's messages keep their order in a lane
 
     run(main)
+
+
+def test_catch_up_keeps_the_grid_when_a_send_is_a_little_late() -> None:
+    from bot.ratelimit import _Gcra
+
+    grid = _Gcra(rate=10.0, burst=1, catch_up=1.0)
+    grid.consume(0.0)
+    assert grid.allowed_at() == pytest.approx(0.1)
+    grid.consume(0.13)  # 30 ms late: the next slot stays on the grid
+    assert grid.allowed_at() == pytest.approx(0.2)
+    grid.consume(0.5)  # far later than one interval: start again from now, no burst
+    assert grid.allowed_at() == pytest.approx(0.6)
+    drifting = _Gcra(rate=10.0, burst=1)
+    drifting.consume(0.0)
+    drifting.consume(0.13)
+    assert drifting.allowed_at() == pytest.approx(0.23)
