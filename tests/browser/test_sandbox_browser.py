@@ -434,12 +434,14 @@ async def test_clock_moves_and_checkin_reaches_both_gardeners(
     assert "Camille" in await (await bot_says(page, TECHNICIAN_ID, "binôme")).inner_text()
     await shots("pair-formed")
 
-    for step in ("fortnight", "day"):
-        shown = await page.locator("#clock").inner_text()
-        await page.locator(f"[data-step='{step}']").click()
-        await page.wait_for_function(
-            "(old) => document.querySelector('#clock').textContent !== old", arg=shown
-        )
+    # Two weeks later the check-in is due; it waits for the day window (09:00-20:00 in
+    # Paris), so the visitor moves the clock on hour by hour until it goes out.
+    await advance(page, "fortnight")
+    for _ in range(24):
+        if await checkins_sent(sandbox):
+            break
+        await advance(page, "hour")
+    assert await checkins_sent(sandbox) == 1
     for user_id in (CITIZEN_ID, TECHNICIAN_ID):
         checkin = await bot_says(page, user_id, "Point binôme")
         assert await checkin.locator(".kb", has_text=progress).count() == 1
@@ -447,6 +449,20 @@ async def test_clock_moves_and_checkin_reaches_both_gardeners(
     await tap(page, CITIZEN_ID, progress)
     await bot_says(page, CITIZEN_ID, "note")
     await shots("citizen-answered")
+
+
+async def advance(page: Any, step: str) -> None:
+    """Press a clock button and wait until the page shows the new time."""
+    shown = await page.locator("#clock").inner_text()
+    await page.locator(f"[data-step='{step}']").click()
+    await page.wait_for_function(
+        "(old) => document.querySelector('#clock').textContent !== old", arg=shown
+    )
+
+
+async def checkins_sent(sandbox: Sandbox) -> int:
+    row = await sandbox.services.db.fetch_one("SELECT COUNT(*) AS n FROM pair_checkins")
+    return int(row["n"]) if row is not None else 0
 
 
 async def onboard_citizen(page: Any, sandbox: Sandbox, *, gardener: bool = False) -> None:
