@@ -99,9 +99,17 @@ async def test_stats_and_export_cover_initiatives_and_pairs(server, bot):
     assert "ça avance : 1" in text
     await coord.send("/export")
     files = {}
-    for _ in range(4):
+    while len(files) < len(bot.services.stats.exports):
         sent = await coord.receive(contains=".csv")
         files[sent.document[0]] = sent.document[1].decode("utf-8-sig")
+    assert set(files) == {
+        "membres.csv",
+        "appels.csv",
+        "reponses_appels.csv",
+        "initiatives.csv",
+        "binomes.csv",
+        "points_etape.csv",
+    }
     initiatives = list(csv.reader(io.StringIO(files["initiatives.csv"])))
     assert len(initiatives) == 4 and initiatives[3][1] == "Fresque, « grande »"
     pairs = list(csv.reader(io.StringIO(files["binomes.csv"])))
