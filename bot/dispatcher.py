@@ -43,7 +43,6 @@ FLUSH_EVERY = 50
 FLUSH_SECONDS = 0.25
 IDLE_POLL_SECONDS = 1.0
 START_WINDOW = 8  # requests in flight at first; grows by one per success up to max_in_flight
-BULK = {"lane": "bulk"}
 
 Observer = Callable[[Sequence[tuple[Delivery, DeliveryResult]]], Awaitable[None]]
 
@@ -64,6 +63,14 @@ def keyboard(payload: Payload) -> InlineKeyboardMarkup | None:
     )
 
 
+def lane_args(bot: ExtBot[Any], lane: str) -> dict[str, str] | None:
+    """`rate_limit_args` naming the lane, for our limiter only: another limiter (PTB's
+    AIORateLimiter, measured as a baseline) reads that argument differently."""
+    from bot.ratelimit import PriorityRateLimiter
+
+    return {"lane": lane} if isinstance(bot.rate_limiter, PriorityRateLimiter) else None
+
+
 async def send_payload(
     bot: ExtBot[Any], chat_id: int, payload: Payload, *, paid: bool = False, lane: str = "bulk"
 ) -> Message:
@@ -75,7 +82,7 @@ async def send_payload(
             caption=payload.text,
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard(payload),
-            rate_limit_args={"lane": lane},
+            rate_limit_args=lane_args(bot, lane),
             allow_paid_broadcast=paid or None,
         )
     return await bot.send_message(
@@ -83,7 +90,7 @@ async def send_payload(
         payload.text,
         parse_mode=ParseMode.HTML,
         reply_markup=keyboard(payload),
-        rate_limit_args={"lane": lane},
+        rate_limit_args=lane_args(bot, lane),
         allow_paid_broadcast=paid or None,
     )
 
@@ -285,7 +292,7 @@ class Dispatcher:
                 message_id=message_id,
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(payload),
-                rate_limit_args=BULK,
+                rate_limit_args=lane_args(self.bot, "bulk"),
             )
         except BadRequest as error:
             if "not modified" not in str(error).lower():
