@@ -7,7 +7,6 @@ import asyncio
 from telegram import InputFile, Message, Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
-from bot.charts import render_chart
 from bot.context import AppContext
 from bot.services.stats import CommunityStats
 from handlers.common import coordinator, reply, t
@@ -52,6 +51,9 @@ async def stats(update: Update, context: AppContext) -> None:
         t(context, lang, "stats.chart.answers"),
         t(context, lang, "stats.chart.week"),
     )
+    # Imported on first use: matplotlib alone would add tens of MB to every idle bot.
+    from bot.charts import render_chart
+
     png = await asyncio.to_thread(render_chart, figures, titles)
     await context.bot.send_photo(chat.id, InputFile(png, filename="stats.png"))
 

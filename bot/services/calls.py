@@ -24,12 +24,11 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.services.base import FeatureService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.texts import Raw, Texts, plain
-from storage.audit import AuditRepository
 from storage.calls import Answer, Call, CallRepository, CallStatus, NewCall, Volunteer
-from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.outbox import Button, Delivery, DeliveryResult, NewDelivery, Payload
 
@@ -197,7 +196,7 @@ def reminder_times(
     return sorted(found)
 
 
-class CallService:
+class CallService(FeatureService):
     def __init__(
         self,
         db: Database,
@@ -207,15 +206,9 @@ class CallService:
         outbox: OutboxService,
         members: MemberService,
     ) -> None:
-        self.db = db
-        self.settings = settings
-        self.clock = clock
-        self.texts = texts
-        self.outbox = outbox
+        super().__init__(db, settings, clock, texts, outbox)
         self.members = members
         self.repo = CallRepository(db)
-        self.conversations = ConversationRepository(db)
-        self.audit = AuditRepository(db)
         self.summary_edit_seconds = settings.calls.summary_edit_seconds
         self._editor: Editor | None = None
         self._dirty: set[int] = set()

@@ -16,11 +16,10 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.services.base import FeatureService
 from bot.services.members import MemberService
 from bot.services.outbox import Button, NewDelivery, OutboxService, Payload
 from bot.texts import Raw, Texts
-from storage.audit import AuditRepository
-from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.initiatives import Initiative, InitiativeRepository, Status, SupportKind
 from storage.members import Member, MemberRepository
@@ -148,7 +147,7 @@ def next_stages(stage: str | None) -> list[str]:
     return ([following] if following else []) + ["abandonnee"]
 
 
-class InitiativeService:
+class InitiativeService(FeatureService):
     def __init__(
         self,
         db: Database,
@@ -158,16 +157,10 @@ class InitiativeService:
         outbox: OutboxService,
         members: MemberService,
     ) -> None:
-        self.db = db
-        self.settings = settings
-        self.clock = clock
-        self.texts = texts
-        self.outbox = outbox
+        super().__init__(db, settings, clock, texts, outbox)
         self.members = members
         self.repo = InitiativeRepository(db)
         self.member_repo = MemberRepository(db)
-        self.conversations = ConversationRepository(db)
-        self.audit = AuditRepository(db)
 
     # --- texts shared by screens and notices -------------------------------------------
 

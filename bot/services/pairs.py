@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.services.base import FeatureService
 from bot.services.matching import (
     CitizenCandidate,
     TechnicianCandidate,
@@ -29,8 +30,6 @@ from bot.services.matching import (
 from bot.services.members import MemberService
 from bot.services.outbox import Button, OutboxService, Payload
 from bot.texts import Texts, plain
-from storage.audit import AuditRepository
-from storage.conversations import ConversationRepository
 from storage.db import Database
 from storage.members import Member, MemberRepository
 from storage.pairs import (
@@ -174,7 +173,7 @@ class Overview:
     pairs: list[tuple[Pair, Member, Member]]
 
 
-class PairService:
+class PairService(FeatureService):
     def __init__(
         self,
         db: Database,
@@ -184,16 +183,10 @@ class PairService:
         outbox: OutboxService,
         members: MemberService,
     ) -> None:
-        self.db = db
-        self.settings = settings
-        self.clock = clock
-        self.texts = texts
-        self.outbox = outbox
+        super().__init__(db, settings, clock, texts, outbox)
         self.member_service = members
         self.repo = PairRepository(db)
         self.members = MemberRepository(db)
-        self.conversations = ConversationRepository(db)
-        self.audit = AuditRepository(db)
         self._idle_signature: int | None = None
 
     # --- matching ----------------------------------------------------------------------
