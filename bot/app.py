@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from types import ModuleType
 from typing import Any
@@ -34,8 +33,6 @@ from bot.texts import Texts
 from storage.db import SqliteDatabase
 
 log = logging.getLogger(__name__)
-
-Sweeper = Callable[[], Awaitable[None]]
 
 
 def feature_modules() -> list[ModuleType]:

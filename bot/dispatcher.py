@@ -72,7 +72,12 @@ def lane_args(bot: ExtBot[Any], lane: str) -> dict[str, str] | None:
 
 
 async def send_payload(
-    bot: ExtBot[Any], chat_id: int, payload: Payload, *, paid: bool = False, lane: str = "bulk"
+    bot: ExtBot[Any],
+    chat_id: int,
+    payload: Payload,
+    *,
+    paid: bool = False,
+    limit_args: dict[str, str] | None = None,
 ) -> Message:
     """Render a stored payload as a Telegram message."""
     if payload.photo:
@@ -82,7 +87,7 @@ async def send_payload(
             caption=payload.text,
             parse_mode=ParseMode.HTML,
             reply_markup=keyboard(payload),
-            rate_limit_args=lane_args(bot, lane),
+            rate_limit_args=limit_args,
             allow_paid_broadcast=paid or None,
         )
     return await bot.send_message(
@@ -90,7 +95,7 @@ async def send_payload(
         payload.text,
         parse_mode=ParseMode.HTML,
         reply_markup=keyboard(payload),
-        rate_limit_args=lane_args(bot, lane),
+        rate_limit_args=limit_args,
         allow_paid_broadcast=paid or None,
     )
 
@@ -126,6 +131,8 @@ class Dispatcher:
         self.db = db
         self.clock = clock
         self.bot = bot
+        # Decided once, not per message: the lane argument only our own limiter understands.
+        self._bulk_args = lane_args(bot, "bulk")
         self.settings = settings
         self.outbox = OutboxRepository(db)
         self.members = MemberRepository(db)
@@ -221,6 +228,7 @@ class Dispatcher:
                 delivery.chat_id,
                 delivery.payload,
                 paid=self.settings.allow_paid_broadcast,
+                limit_args=self._bulk_args,
             )
             result = DeliveryResult(id=delivery.id, status="sent", message_id=message.message_id)
             self.last_success = self.clock.now()
@@ -292,7 +300,7 @@ class Dispatcher:
                 message_id=message_id,
                 parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(payload),
-                rate_limit_args=lane_args(self.bot, "bulk"),
+                rate_limit_args=self._bulk_args,
             )
         except BadRequest as error:
             if "not modified" not in str(error).lower():

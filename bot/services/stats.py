@@ -51,9 +51,6 @@ class ExportFile(BaseModel):
     rows: int
 
 
-FeatureFigures = Callable[[CommunityStats, datetime], Awaitable[None]]
-
-
 class StatsService:
     def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
         self.db = db
@@ -61,8 +58,6 @@ class StatsService:
         self.clock = clock
         self.repo = StatsRepository(db)
         self.audit = AuditRepository(db)
-        # Features add their figures (calls, initiatives, pairs) without this module knowing them.
-        self.contributors: list[FeatureFigures] = []
         self.exports = dict(EXPORTS)
 
     def week_of(self, instant: datetime) -> date:
@@ -93,8 +88,6 @@ class StatsService:
                 index[self.week_of(instant)].answers += answers
         stats.initiatives = await self.repo.initiatives_funnel()
         stats.pairs = await self.repo.pairs_health()
-        for contributor in self.contributors:
-            await contributor(stats, now)
         return stats
 
     async def export(self, actor_id: int, progress: Progress | None = None) -> list[ExportFile]:
