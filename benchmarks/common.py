@@ -82,18 +82,18 @@ class ServerProcess:
         with urllib.request.urlopen(url, timeout=30) as response:
             return json.loads(response.read())
 
-    def post(self, path: str, body: dict[str, Any]) -> Any:
+    def post(self, path: str, body: dict[str, Any], timeout: float = 30) -> Any:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/_control/{path}",
             data=json.dumps(body).encode(),
             headers={"Content-Type": "application/json"},
             method="POST",
         )
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
 
-    async def apost(self, path: str, body: dict[str, Any]) -> Any:
-        return await asyncio.to_thread(self.post, path, body)
+    async def apost(self, path: str, body: dict[str, Any], timeout: float = 30) -> Any:
+        return await asyncio.to_thread(self.post, path, body, timeout)
 
     def add_users(self, start: int, stop: int) -> None:
         self.post("users", {"range": [start, stop]})

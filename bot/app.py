@@ -21,7 +21,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
-from bot.http import ShardedRequest
+from bot.http import AiohttpRequest
 from bot.services.calls import CallService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
@@ -113,8 +113,9 @@ def build_application(
         .context_types(context_types)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(64)
-        # Several small pools: one big httpcore pool costs CPU quadratically (bot/http.py).
-        .request(ShardedRequest(settings.sending.max_in_flight + 16))
+        # aiohttp rather than httpx: a fraction of the CPU per request (bot/http.py).
+        .request(AiohttpRequest(settings.sending.max_in_flight + 16))
+        .get_updates_request(AiohttpRequest(1))
         .post_init(lambda app: _post_init(app, settings, the_clock))
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)

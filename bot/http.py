@@ -1,50 +1,71 @@
-"""HTTP to the Bot API through several small connection pools instead of one big one.
+"""HTTP to the Bot API through aiohttp instead of PTB's default httpx client.
 
-httpcore's connection pool does work proportional to (requests x connections) on every
-request event, so one pool holding the dozens of connections a fast broadcast needs burns
-CPU quadratically: measured on loopback with 80 ms latency, 64 concurrent requests in one
-pool cost about 11 ms of CPU each (about 80 requests/s), while the same 64 spread over four
-pools of 16 cost about 1.3 ms (about 600 requests/s). `ShardedRequest` is a PTB
-`BaseRequest` that sends each request through the least busy of several HTTPXRequest pools.
+Measured on this 2-core machine (`make bench`, benchmarks/bench_inbound.py and the paid
+broadcast of benchmarks/bench_calls.py), httpx + httpcore spend most of the bot's CPU per
+request: pure-Python HTTP parsing, an anyio layer, and a connection pool whose bookkeeping grows
+with (requests x connections). aiohttp parses in C and keeps one cheap pool, which is what lets
+one process answer hundreds of button presses a second and feed a paid broadcast.
+
+`AiohttpRequest` is a PTB `BaseRequest`: PTB still builds the requests and reads the answers,
+and its errors are the ones PTB documents (`TimedOut`, `NetworkError`). Bodies are sent as
+PTB's httpx backend sends them: url-encoded forms, or multipart when files are attached.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+import aiohttp
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
 
-SHARD_CONNECTIONS = 16
+FORM = "application/x-www-form-urlencoded"
 
 
-class ShardedRequest(BaseRequest):
+def _seconds(value: Any, default: float | None) -> float | None:
+    """PTB passes DEFAULT_NONE for "use the default"; None means "no limit"."""
+    return default if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
+
+
+class AiohttpRequest(BaseRequest):
+    """One aiohttp session with a bounded connection pool, created in `initialize`."""
+
     def __init__(
         self,
-        connections: int,
+        connections: int = 8,
         *,
-        per_shard: int = SHARD_CONNECTIONS,
+        read_timeout: float | None = 5.0,
+        write_timeout: float | None = 5.0,
+        connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 30.0,
-        **kwargs: Any,
+        media_write_timeout: float | None = 20.0,
     ) -> None:
-        count = max(1, math.ceil(connections / per_shard))
-        self._shards = [
-            HTTPXRequest(connection_pool_size=per_shard, pool_timeout=pool_timeout, **kwargs)
-            for _ in range(count)
-        ]
-        self._busy = [0] * count
+        self._connections = connections
+        self._read = read_timeout
+        self._write = write_timeout
+        self._connect = connect_timeout
+        self._pool = pool_timeout
+        self._media_write = media_write_timeout
+        self._session: aiohttp.ClientSession | None = None
 
     @property
     def read_timeout(self) -> float | None:
-        return self._shards[0].read_timeout
+        return self._read
 
     async def initialize(self) -> None:
-        for shard in self._shards:
-            await shard.initialize()
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._connections, limit_per_host=0, keepalive_timeout=30
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": self.USER_AGENT},
+                skip_auto_headers=("Accept-Encoding",),
+            )
 
     async def shutdown(self) -> None:
-        for shard in self._shards:
-            await shard.shutdown()
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
     async def do_request(
         self,
@@ -56,17 +77,42 @@ class ShardedRequest(BaseRequest):
         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
         pool_timeout: Any = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
-        index = min(range(len(self._shards)), key=self._busy.__getitem__)
-        self._busy[index] += 1
+        if self._session is None or self._session.closed:
+            raise RuntimeError("AiohttpRequest is not initialized")
+        files = request_data is not None and request_data.contains_files
+        read = _seconds(read_timeout, self._read)
+        write = _seconds(write_timeout, self._media_write if files else self._write)
+        connect = _seconds(connect_timeout, self._connect)
+        pool = _seconds(pool_timeout, self._pool)
+        # aiohttp has no write timeout of its own: the write bounds the whole request on top
+        # of the read, so an upload that stalls still ends.
+        total = None if read is None or write is None else read + write + (connect or 0)
+        timeout = aiohttp.ClientTimeout(
+            total=total,
+            connect=None if pool is None or connect is None else pool + connect,
+            sock_connect=connect,
+            sock_read=read,
+        )
+        body, headers = _body(request_data)
         try:
-            return await self._shards[index].do_request(
-                url,
-                method,
-                request_data,
-                read_timeout=read_timeout,
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
-            )
-        finally:
-            self._busy[index] -= 1
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
+                return response.status, await response.read()
+        except TimeoutError as error:
+            raise TimedOut from error
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+
+
+def _body(request_data: RequestData | None) -> tuple[Any, dict[str, str] | None]:
+    if request_data is None:
+        return None, None
+    if not request_data.contains_files:
+        return request_data.url_encoded_parameters(), {"Content-Type": FORM}
+    form = aiohttp.FormData()
+    for name, value in request_data.json_parameters.items():
+        form.add_field(name, value)
+    for name, (filename, content, mime_type) in request_data.multipart_data.items():
+        form.add_field(name, content, filename=filename, content_type=mime_type)
+    return form, None

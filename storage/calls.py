@@ -48,6 +48,15 @@ class Recipient(BaseModel):
     referral_code: str
 
 
+class AnswerState(BaseModel):
+    """What deciding a member's answer needs, read in one query inside its transaction."""
+
+    call: Call
+    was_sent: bool
+    current: Answer | None
+    yes_count: int
+
+
 class Volunteer(BaseModel):
     member_id: int
     display_name: str
@@ -229,12 +238,28 @@ class CallRepository:
 
     # --- answers -----------------------------------------------------------------------
 
-    async def answer_of(self, call_id: int, member_id: int) -> Answer | None:
+    async def answer_state(self, call_id: int, member_id: int) -> AnswerState | None:
+        """The call, whether it reached the member, their answer and the yes count: one
+        query, because a press's write transaction should hold the lock briefly."""
         row = await self.db.fetch_one(
-            "SELECT answer FROM call_answers WHERE call_id = ? AND member_id = ?",
-            (call_id, member_id),
+            f"SELECT {_COLUMNS}, "
+            "EXISTS (SELECT 1 FROM deliveries d WHERE d.chat_id = :member AND d.kind = 'call' "
+            "AND d.ref_id = calls.id) AS was_sent, "
+            "(SELECT a.answer FROM call_answers a WHERE a.call_id = calls.id "
+            "AND a.member_id = :member) AS current, "
+            "(SELECT COUNT(*) FROM call_answers a WHERE a.call_id = calls.id "
+            "AND a.answer = 'yes') AS yes_count "
+            "FROM calls WHERE id = :call",
+            {"member": member_id, "call": call_id},
         )
-        return row["answer"] if row else None
+        if row is None:
+            return None
+        return AnswerState(
+            call=_call(row),
+            was_sent=bool(row["was_sent"]),
+            current=row["current"],
+            yes_count=int(row["yes_count"]),
+        )
 
     async def set_answer(
         self, call_id: int, member_id: int, answer: Answer, now: datetime

@@ -56,7 +56,7 @@ def to_db_time(instant: datetime) -> str:
 def from_db_time(value: str | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    return datetime.fromisoformat(value)  # reads the trailing Z as UTC (Python 3.11+)
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -187,17 +187,18 @@ class SqliteDatabase:
         if self._current.get() is None:
             async with self.transaction():
                 return await self.execute(sql, params)
-        async with self.writer.execute(sql, params) as cur:
-            return cur.rowcount
+        # One trip to the database thread: a write's cursor holds no lock once executed.
+        cursor = await self.writer.execute(sql, params)
+        return cursor.rowcount
 
     async def execute_returning_id(self, sql: str, params: Params = ()) -> int:
         if self._current.get() is None:
             async with self.transaction():
                 return await self.execute_returning_id(sql, params)
-        async with self.writer.execute(sql, params) as cur:
-            if cur.lastrowid is None:
-                raise RuntimeError("statement inserted no row")
-            return cur.lastrowid
+        row = await self.writer.execute_insert(sql, params)
+        if row is None or row[0] is None:
+            raise RuntimeError("statement inserted no row")
+        return int(row[0])
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         if self._current.get() is None:
@@ -206,15 +207,16 @@ class SqliteDatabase:
                 return
         await self.writer.executemany(sql, rows)
 
+    # Reads fetch and close in one trip to the database thread (execute_fetchall), instead
+    # of three (execute, fetch, close): on a button press that is most of the database's cost.
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        async with self._read_conn().execute(sql, params) as cur:
-            row: Row | None = await cur.fetchone()
+        rows = await self._read_conn().execute_fetchall(sql, params)
+        for row in rows:
             return row
+        return None
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        async with self._read_conn().execute(sql, params) as cur:
-            rows = await cur.fetchall()
-        return list(rows)
+        return list(await self._read_conn().execute_fetchall(sql, params))
 
     async def backup_to(self, target: Path) -> None:
         """Consistent copy of the live database through SQLite's online backup API."""
@@ -227,9 +229,8 @@ class SqliteDatabase:
 
 
 async def _run(conn: aiosqlite.Connection, sql: str) -> None:
-    """Execute and close the cursor at once: an open cursor keeps SQLite's lock."""
-    async with conn.execute(sql):
-        pass
+    """A statement without rows (BEGIN, COMMIT, PRAGMA set): one trip, nothing left open."""
+    await conn.execute_fetchall(sql)
 
 
 def _split_sql(script: str) -> list[str]:

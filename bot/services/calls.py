@@ -652,21 +652,20 @@ class CallService(FeatureService):
         """Je viens / Pas cette fois: idempotent, changeable until the deadline."""
         now = self.clock.now()
         async with self.db.transaction():
-            call = await self.repo.get(call_id)
-            if call is None or not await self.repo.was_sent_to(call_id, member_id):
+            state = await self.repo.answer_state(call_id, member_id)
+            if state is None or not state.was_sent:
                 return AnswerResult(Outcome.UNKNOWN)
+            call, current = state.call, state.current
             if call.status == "cancelled":
                 return AnswerResult(Outcome.CANCELLED, call)
             if call.status not in ("open", "complete") or now >= call.deadline_at:
                 return AnswerResult(Outcome.CLOSED, call)
-            current = await self.repo.answer_of(call_id, member_id)
-            counts = await self.repo.answer_counts(call_id)
             if yes:
                 if current in ("yes", "waiting"):
                     return AnswerResult(Outcome.SAME, call, current)
-                if counts.get("yes", 0) < call.needed:
+                if state.yes_count < call.needed:
                     await self.repo.set_answer(call_id, member_id, "yes", now)
-                    if counts.get("yes", 0) + 1 >= call.needed:
+                    if state.yes_count + 1 >= call.needed:
                         await self.repo.set_status(call_id, "complete", now)
                     result = AnswerResult(Outcome.YES, call, "yes")
                 else:

@@ -6,6 +6,8 @@ limits and faults, create users in bulk, read a user's screen, act as a user.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -14,7 +16,9 @@ if TYPE_CHECKING:
     from sandbox.fakeapi.server import FakeTelegram
     from sandbox.fakeapi.users import FakeUser
 
-__all__ = ["add_control_routes"]
+__all__ = ["add_control_routes", "storm"]
+
+JSON = dict[str, Any]
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -120,6 +124,19 @@ def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
             {"text": answer.text, "show_alert": answer.show_alert, "url": answer.url}
         )
 
+    async def press_storm(request: web.Request) -> web.Response:
+        """Many users press buttons at once, driven from inside the server (load generation
+        costs the bot's process nothing): `{"users": [first, stop], "texts": [...],
+        "presses": n, "concurrency": c}`; answers with presses answered and the time taken."""
+        body: dict[str, Any] = await request.json()
+        first, stop = (int(v) for v in body["users"])
+        users = [u for i in range(first, stop) if (u := server.get_user(i)) is not None]
+        if not users:
+            return _error(404, "unknown users")
+        texts = [str(t) for t in body["texts"]]
+        result = await storm(users, texts, int(body["presses"]), int(body.get("concurrency", 32)))
+        return web.json_response(result)
+
     async def user_block(request: web.Request) -> web.Response:
         user = user_of(request)
         if user is None:
@@ -139,3 +156,35 @@ def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
     app.router.add_post("/_control/users/{user_id}/send", user_send)
     app.router.add_post("/_control/users/{user_id}/press", user_press)
     app.router.add_post("/_control/users/{user_id}/block", user_block)
+    app.router.add_post("/_control/press_storm", press_storm)
+
+
+async def storm(users: list[FakeUser], texts: list[str], presses: int, concurrency: int) -> JSON:
+    """Press n times over the users in turn, `concurrency` presses in flight; the n-th press
+    uses texts[(n // len(users)) % len(texts)], so each user alternates between the texts."""
+    order = iter(range(presses))
+    answered = 0
+    latencies: list[float] = []
+
+    async def presser() -> None:
+        nonlocal answered
+        for n in order:
+            user = users[n % len(users)]
+            started = time.perf_counter()
+            try:
+                await user.press(texts[(n // len(users)) % len(texts)], timeout=30)
+            except AssertionError:
+                continue
+            latencies.append(time.perf_counter() - started)
+            answered += 1
+            user.events.clear()  # a long storm would otherwise keep every press in memory
+
+    started = time.perf_counter()
+    await asyncio.gather(*(presser() for _ in range(concurrency)))
+    latencies.sort()
+    return {
+        "answered": answered,
+        "seconds": time.perf_counter() - started,
+        "p50": latencies[len(latencies) // 2] if latencies else None,
+        "p99": latencies[int(len(latencies) * 0.99)] if latencies else None,
+    }
