@@ -9,13 +9,13 @@ from telegram.constants import ParseMode
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import AppContext
+from bot.services.call_answers import Outcome
 from bot.services.calls import (
     FLOW,
     CallCounts,
     CallService,
     DeadlinePreset,
     DraftView,
-    Outcome,
     Step,
 )
 from bot.texts import Raw

@@ -48,13 +48,18 @@ class Recipient(BaseModel):
     referral_code: str
 
 
-class AnswerState(BaseModel):
-    """What deciding a member's answer needs, read in one query inside its transaction."""
+class Tally(BaseModel):
+    """A call as deciding answers needs it: the call and how many said yes."""
 
     call: Call
-    was_sent: bool
-    current: Answer | None
     yes_count: int
+
+
+class MemberAnswer(BaseModel):
+    """Whether the call reached the member, and their answer so far."""
+
+    was_sent: bool
+    answer: Answer | None
 
 
 class Volunteer(BaseModel):
@@ -238,27 +243,46 @@ class CallRepository:
 
     # --- answers -----------------------------------------------------------------------
 
-    async def answer_state(self, call_id: int, member_id: int) -> AnswerState | None:
-        """The call, whether it reached the member, their answer and the yes count: one
-        query, because a press's write transaction should hold the lock briefly."""
-        row = await self.db.fetch_one(
-            f"SELECT {_COLUMNS}, "
-            "EXISTS (SELECT 1 FROM deliveries d WHERE d.chat_id = :member AND d.kind = 'call' "
-            "AND d.ref_id = calls.id) AS was_sent, "
-            "(SELECT a.answer FROM call_answers a WHERE a.call_id = calls.id "
-            "AND a.member_id = :member) AS current, "
-            "(SELECT COUNT(*) FROM call_answers a WHERE a.call_id = calls.id "
-            "AND a.answer = 'yes') AS yes_count "
-            "FROM calls WHERE id = :call",
-            {"member": member_id, "call": call_id},
+    # Deciding answers reads everything a batch of presses needs in two queries, inside the
+    # write transaction, so that the lock is held for a few trips to the database only.
+    async def tallies(self, call_ids: Sequence[int]) -> dict[int, Tally]:
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS}, (SELECT COUNT(*) FROM call_answers a WHERE a.call_id = calls.id "
+            f"AND a.answer = 'yes') AS yes_count FROM calls "
+            f"WHERE id IN ({','.join('?' * len(call_ids))})",
+            list(call_ids),
         )
-        if row is None:
-            return None
-        return AnswerState(
-            call=_call(row),
-            was_sent=bool(row["was_sent"]),
-            current=row["current"],
-            yes_count=int(row["yes_count"]),
+        return {int(r["id"]): Tally(call=_call(r), yes_count=int(r["yes_count"])) for r in rows}
+
+    async def member_answers(
+        self, keys: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], MemberAnswer]:
+        """For (call id, member id) pairs."""
+        values = ",".join("(?, ?)" for _ in keys)
+        rows = await self.db.fetch_all(
+            f"WITH k (call_id, member_id) AS (VALUES {values}) "
+            "SELECT k.call_id, k.member_id, EXISTS (SELECT 1 FROM deliveries d "
+            "WHERE d.chat_id = k.member_id AND d.kind = 'call' AND d.ref_id = k.call_id) "
+            "AS was_sent, a.answer FROM k LEFT JOIN call_answers a "
+            "ON a.call_id = k.call_id AND a.member_id = k.member_id",
+            [v for key in keys for v in key],
+        )
+        return {
+            (int(r["call_id"]), int(r["member_id"])): MemberAnswer(
+                was_sent=bool(r["was_sent"]), answer=r["answer"]
+            )
+            for r in rows
+        }
+
+    async def set_answers(self, rows: Sequence[tuple[int, int, Answer, datetime]]) -> None:
+        """(call id, member id, answer, answered at) rows; a member's answer is replaced."""
+        if not rows:
+            return
+        await self.db.executemany(
+            "INSERT INTO call_answers (call_id, member_id, answer, answered_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (call_id, member_id) DO UPDATE SET "
+            "answer = excluded.answer, answered_at = excluded.answered_at",
+            [(c, m, answer, to_db_time(at)) for c, m, answer, at in rows],
         )
 
     async def set_answer(

@@ -39,6 +39,7 @@ class Database(Protocol):
     """What repositories need from a storage backend."""
 
     def transaction(self) -> Any: ...
+    def in_transaction(self) -> bool: ...
     async def execute(self, sql: str, params: Params = ()) -> int: ...
     async def execute_returning_id(self, sql: str, params: Params = ()) -> int: ...
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
@@ -175,6 +176,10 @@ class SqliteDatabase:
                 await _run(conn, "COMMIT")
             finally:
                 self._current.reset(token)
+
+    def in_transaction(self) -> bool:
+        """Whether the current task is inside `transaction()`."""
+        return self._current.get() is not None
 
     def _read_conn(self) -> aiosqlite.Connection:
         conn = self._current.get() or self._reader

@@ -25,10 +25,11 @@ from zoneinfo import ZoneInfo
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services.base import FeatureService
+from bot.services.call_answers import AnswerResult, CallAnswers, Outcome
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.texts import Raw, Texts, plain
-from storage.calls import Answer, Call, CallRepository, CallStatus, NewCall, Volunteer
+from storage.calls import Call, CallRepository, CallStatus, NewCall, Volunteer
 from storage.db import Database
 from storage.outbox import Button, Delivery, DeliveryResult, NewDelivery, Payload
 
@@ -70,16 +71,6 @@ class Step(StrEnum):
     SCHEDULE = "schedule"
 
 
-class Outcome(StrEnum):
-    YES = "yes"
-    WAITING = "waiting"
-    NO = "no"
-    SAME = "same"
-    CLOSED = "closed"
-    CANCELLED = "cancelled"
-    UNKNOWN = "unknown"
-
-
 class DeadlinePreset(StrEnum):
     TWO_HOURS = "2h"
     EVE = "eve"
@@ -98,13 +89,6 @@ class DraftView:
     photo: str | None = None
     recipients: int = 0
     call: Call | None = None
-
-
-@dataclass
-class AnswerResult:
-    outcome: Outcome
-    call: Call | None = None
-    answer: Answer | None = None
 
 
 @dataclass
@@ -209,6 +193,7 @@ class CallService(FeatureService):
         super().__init__(db, settings, clock, texts, outbox)
         self.members = members
         self.repo = CallRepository(db)
+        self.answers = CallAnswers(db, self.repo, clock, self._notify_promoted, self._touch)
         self.summary_edit_seconds = settings.calls.summary_edit_seconds
         self._editor: Editor | None = None
         self._dirty: set[int] = set()
@@ -650,50 +635,15 @@ class CallService(FeatureService):
 
     async def answer(self, call_id: int, member_id: int, yes: bool) -> AnswerResult:
         """Je viens / Pas cette fois: idempotent, changeable until the deadline."""
-        now = self.clock.now()
-        async with self.db.transaction():
-            state = await self.repo.answer_state(call_id, member_id)
-            if state is None or not state.was_sent:
-                return AnswerResult(Outcome.UNKNOWN)
-            call, current = state.call, state.current
-            if call.status == "cancelled":
-                return AnswerResult(Outcome.CANCELLED, call)
-            if call.status not in ("open", "complete") or now >= call.deadline_at:
-                return AnswerResult(Outcome.CLOSED, call)
-            if yes:
-                if current in ("yes", "waiting"):
-                    return AnswerResult(Outcome.SAME, call, current)
-                if state.yes_count < call.needed:
-                    await self.repo.set_answer(call_id, member_id, "yes", now)
-                    if state.yes_count + 1 >= call.needed:
-                        await self.repo.set_status(call_id, "complete", now)
-                    result = AnswerResult(Outcome.YES, call, "yes")
-                else:
-                    await self.repo.set_answer(call_id, member_id, "waiting", now)
-                    result = AnswerResult(Outcome.WAITING, call, "waiting")
-            else:
-                if current == "no":
-                    return AnswerResult(Outcome.SAME, call, current)
-                await self.repo.set_answer(call_id, member_id, "no", now)
-                if current == "yes":
-                    await self._promote_or_reopen(call, now)
-                result = AnswerResult(Outcome.NO, call, "no")
-        self._touch(call_id)
-        return result
+        return await self.answers.answer(call_id, member_id, yes)
 
-    async def _promote_or_reopen(self, call: Call, now: datetime) -> None:
-        promoted = await self.repo.first_waiting(call.id)
-        if promoted is None:
-            if call.status == "complete":
-                await self.repo.set_status(call.id, "open", now)
-            return
-        await self.repo.set_answer(call.id, promoted, "yes", now)
-        member = await self.members.get(promoted)
+    async def _notify_promoted(self, call: Call, member_id: int) -> None:
+        member = await self.members.get(member_id)
         lang = member.language if member else self.settings.default_language
         await self.outbox.enqueue(
             [
                 NewDelivery(
-                    chat_id=promoted,
+                    chat_id=member_id,
                     kind=KIND_NOTICE,
                     ref_id=call.id,
                     priority=PRIORITY_NOTICE,
