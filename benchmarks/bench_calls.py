@@ -38,6 +38,10 @@ PRESSERS = 20
 
 async def start_call(services: Any) -> int:
     """A call to everyone, through the same service method the /appel flow ends with."""
+    return await start_call_to(services)
+
+
+async def start_call_to(services: Any, *, ambassadors_only: bool = False) -> int:
     from datetime import timedelta
 
     from storage.calls import NewCall
@@ -53,7 +57,7 @@ async def start_call(services: Any) -> int:
         deadline_at=now + timedelta(days=1),
         territories=[],
         themes=[],
-        ambassadors_only=False,
+        ambassadors_only=ambassadors_only,
     )
     stored = await services.calls.publish(call)
     return int(stored.id)
@@ -87,7 +91,9 @@ async def broadcast(n: int, limiter: str, workdir: Path, paid: bool = False) -> 
     with ServerProcess(**limits) as server:
         server.add_users(1, 2)
         server.add_users(recipients.start, recipients.stop)
-        sending: dict[str, Any] = {"max_in_flight": 128 if paid else 64}
+        sending: dict[str, Any] = {
+            "max_in_flight": int(os.environ.get("MIF", 128)) if paid else 64
+        }
         if paid:
             sending |= {"allow_paid_broadcast": True, "paid_messages_per_second": 1000}
         settings = bench_settings(server, db_path, **sending)

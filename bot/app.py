@@ -138,6 +138,10 @@ def build_application(
     return application
 
 
+PAID_SLACK_SECONDS = 0.01
+PAID_GUARD_SECONDS = 0.03
+
+
 def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
     """Pace every Bot API call: interactive replies first, broadcasts at the allowed rate.
 
@@ -145,7 +149,10 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
     in sliding windows, and a request that leaves on time may still arrive a few milliseconds
     early relative to the previous one; each 429 costs a full second of silence, far more
     than the margin. No burst: a send is never earlier than its slot; but a send a little late
-    does not push the following slots back (catch_up), so lateness is not lost either.
+    does not push the following slots back (catch_up), so lateness is not lost either. And
+    the limiter counts like Telegram, on the instants requests really leave: never the
+    limit's number of messages within 1/rate_margin seconds (`window`), so catching up can
+    never put one message too many in a sliding second.
     """
     from bot.ratelimit import PriorityRateLimiter
 
@@ -160,6 +167,15 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
         ),
         burst=1,
         catch_up=1.0,
+        window=(int(sending.messages_per_second), 1.0 / sending.rate_margin),
+        # At paid rates an interval (1 ms) is shorter than an event-loop turn: let 10 ms of
+        # tokens accumulate, or every late wake-up would lose them (the window still counts).
+        paid_burst=max(1.0, sending.paid_messages_per_second * PAID_SLACK_SECONDS),
+        paid_catch_up=max(1.0, sending.paid_messages_per_second * PAID_SLACK_SECONDS),
+        paid_window=(
+            int(sending.paid_messages_per_second),
+            1.0 / sending.rate_margin + PAID_GUARD_SECONDS,
+        ),
         # Replies answer a person's own taps, which humans space out by themselves; a
         # generous burst keeps a fast tapper from waiting a second per screen.
         interactive_chat_burst=20,

@@ -108,17 +108,38 @@ class RateLimiterStats:
     """Chats whose recent sends are still remembered (bounded by traffic of the last seconds)."""
 
 
+class _Start:
+    """When one request started: the instant it was let go, then the instant its caller
+    really resumed to send it (later when the event loop was busy)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+
+
 class _Gcra:
     """A token bucket stored as the instant its next token is earned (no drift, O(1)).
 
     ``tat`` ("theoretical arrival time") moves forward by exactly one interval per request,
     so a late wake-up of the dispatcher is made up by the tolerance instead of being lost:
     over a long run the achieved rate converges to the configured one.
+
+    With ``window`` = (count, seconds), the bucket also mirrors Telegram's own count: never
+    more than ``count`` starts within any ``seconds``, measured on the instants the requests
+    really left. Catching up after a late wake-up, or a caller that resumed late,
+    can then never squeeze one message too many into a sliding window.
     """
 
-    __slots__ = ("catch_up", "interval", "tat", "tolerance")
+    __slots__ = ("catch_up", "interval", "starts", "tat", "tolerance", "window")
 
-    def __init__(self, rate: float, burst: float, catch_up: float = 0.0) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float,
+        catch_up: float = 0.0,
+        window: tuple[int, float] | None = None,
+    ) -> None:
         self.interval = 1.0 / rate
         self.tolerance = (burst - 1) * self.interval
         # A send later than its slot by less than this keeps the grid: the next slot is one
@@ -126,13 +147,26 @@ class _Gcra:
         # not lost, and sends are never closer than one interval to their schedule.
         self.catch_up = catch_up * self.interval
         self.tat = float("-inf")
+        self.window = window[1] if window is not None else None
+        self.starts: deque[_Start] | None = (
+            deque(maxlen=max(1, window[0])) if window is not None else None
+        )
 
     def allowed_at(self) -> float:
-        return self.tat - self.tolerance
+        at = self.tat - self.tolerance
+        starts = self.starts
+        if starts is not None and self.window is not None and len(starts) == starts.maxlen:
+            at = max(at, starts[0].at + self.window)
+        return at
 
-    def consume(self, now: float) -> None:
+    def consume(self, now: float) -> _Start | None:
         base = self.tat if now - self.tat <= self.catch_up else now
         self.tat = base + self.interval
+        if self.starts is None:
+            return None
+        start = _Start(now)
+        self.starts.append(start)
+        return start
 
     def restart_empty(self, at: float) -> None:
         """After a 429 pause the bucket holds a single token, so the backlog trickles out."""
@@ -145,7 +179,7 @@ class _Entry:
     lane: Lane
     chat: Hashable | None
     paid: bool
-    ticket: asyncio.Future[None]
+    ticket: asyncio.Future[list[_Start]]
 
 
 @dataclass(slots=True, eq=False)
@@ -205,6 +239,10 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         *,
         burst: float | None = None,
         catch_up: float = 0.0,
+        window: tuple[int, float] | None = None,
+        paid_burst: float | None = None,
+        paid_catch_up: float | None = None,
+        paid_window: tuple[int, float] | None = None,
         interactive_chat_burst: int = 3,
         max_retries: int = 3,
         retry_margin: float = 0.1,
@@ -213,6 +251,12 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
     ) -> None:
         """``paid_per_second`` enables paid broadcasts (None keeps them off).
 
+        ``window`` = (count, seconds) makes the global bucket also count like Telegram: at
+        most ``count`` requests started in any ``seconds`` (see ``_Gcra``).
+        ``paid_burst``, ``paid_catch_up`` and ``paid_window`` default to ``burst``,
+        ``catch_up`` and ``window``: at a thousand messages a second, one interval is shorter
+        than an event-loop turn and requests leave with more jitter.
+
         ``time_source`` and ``sleep`` default to the running loop's clock and
         ``asyncio.sleep``; tests inject a virtual clock so that pacing is checked exactly.
         """
@@ -220,15 +264,23 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
             raise ValueError("rates must be positive")
         if paid_per_second is not None and paid_per_second <= 0:
             raise ValueError("paid_per_second must be positive or None")
+        for shape in (window, paid_window):
+            if shape is not None and (shape[0] < 1 or shape[1] <= 0):
+                raise ValueError("a window is (count >= 1, seconds > 0) or None")
         if interactive_chat_burst < 1 or max_retries < 0 or retry_margin < 0:
             raise ValueError("interactive_chat_burst >= 1, max_retries >= 0, retry_margin >= 0")
         self._global = _Gcra(
-            messages_per_second, burst or _default_burst(messages_per_second), catch_up
+            messages_per_second, burst or _default_burst(messages_per_second), catch_up, window
         )
         self._paid = (
             None
             if paid_per_second is None
-            else _Gcra(paid_per_second, burst or _default_burst(paid_per_second), catch_up)
+            else _Gcra(
+                paid_per_second,
+                paid_burst or burst or _default_burst(paid_per_second),
+                catch_up if paid_catch_up is None else paid_catch_up,
+                paid_window or window,
+            )
         )
         self._chat_interval = 1.0 / per_chat_per_second
         self._bulk_chat_tolerance = 0.0
@@ -288,7 +340,10 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         attempt = 0
         while True:
             if is_message:
-                await self._wait_turn(seq, lane, chat, paid)
+                starts = await self._wait_turn(seq, lane, chat, paid)
+                left = self._now()
+                for start in starts:
+                    start.at = left  # it leaves now, maybe later than it was let go
             else:
                 await self._wait_pause(lane)
             try:
@@ -332,9 +387,11 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
             self._waiting[lane] -= 1
         self._started[lane] += 1
 
-    async def _wait_turn(self, seq: int, lane: Lane, chat: Hashable | None, paid: bool) -> None:
+    async def _wait_turn(
+        self, seq: int, lane: Lane, chat: Hashable | None, paid: bool
+    ) -> list[_Start]:
         """Queue the request and return once the dispatcher has let it start."""
-        ticket: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        ticket: asyncio.Future[list[_Start]] = asyncio.get_running_loop().create_future()
         entry = _Entry(seq, lane, chat, paid, ticket)
         heapq.heappush(self._ready[lane], (seq, entry))
         self._waiting[lane] += 1
@@ -343,12 +400,13 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
         try:
-            await ticket
+            starts = await ticket
         except asyncio.CancelledError:
             if ticket.cancelled():
                 # The dispatcher drops the entry when it meets it; only the count is ours.
                 self._waiting[lane] -= 1
             raise
+        return starts
 
     def _on_retry_after(self, exc: RetryAfter, endpoint: str) -> None:
         seconds = _seconds(exc)
@@ -455,10 +513,10 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
         return self._bulk_chat_tolerance
 
     def _start(self, entry: _Entry, bucket: _Gcra, state: _ChatState | None, now: float) -> None:
-        bucket.consume(now)
+        starts = [bucket.consume(now)]
         if bucket is self._global and self._paid is not None:
             # Free and paid messages share Telegram's overall ceiling.
-            self._paid.consume(now)
+            starts.append(self._paid.consume(now))
         if entry.chat is not None:
             if state is None:
                 state = self._chats[entry.chat] = _ChatState()
@@ -467,7 +525,7 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
             self._after_chat_turn(entry.chat, now)
         self._waiting[entry.lane] -= 1
         self._started[entry.lane] += 1
-        entry.ticket.set_result(None)
+        entry.ticket.set_result([start for start in starts if start is not None])
 
     def _park(self, state: _ChatState, entry: _Entry, now: float) -> None:
         heapq.heappush(state.parked, (_RANK[entry.lane], entry.seq, entry))

@@ -593,3 +593,53 @@ def test_catch_up_keeps_the_grid_when_a_send_is_a_little_late() -> None:
     drifting.consume(0.0)
     drifting.consume(0.13)
     assert drifting.allowed_at() == pytest.approx(0.23)
+
+
+def test_window_counts_like_telegram_on_the_instants_requests_really_leave() -> None:
+    from bot.ratelimit import _Gcra
+
+    window = _Gcra(rate=3.0, burst=1, catch_up=1.0, window=(3, 1.0))
+    starts = [window.consume(t) for t in (0.0, 0.5, 0.7)]  # the two last on catch-up slots
+    assert window.allowed_at() == pytest.approx(1.0)  # 3 in the last second: wait for the 1st
+    assert starts[0] is not None
+    starts[0].at = 0.2  # its caller really resumed 200 ms late: the window follows it
+    assert window.allowed_at() == pytest.approx(1.2)
+
+
+def test_no_sliding_window_ever_holds_more_than_the_limit_even_when_callers_resume_late() -> None:
+    lag = itertools.cycle([0.0, 0.0, 0.025, 0.0, 0.011, 0.0, 0.004])
+
+    class BusyLoop(PriorityRateLimiter):
+        """Callers resume a little after they were let go, as on a busy event loop."""
+
+        async def _wait_turn(self, *args: Any) -> Any:
+            starts = await super()._wait_turn(*args)
+            await self._sleep(next(lag))
+            return starts
+
+    async def main(clock: VirtualClock) -> None:
+        rate, margin = 30.0, 0.99
+        limiter = BusyLoop(
+            messages_per_second=rate * margin,
+            burst=1,
+            catch_up=1.0,
+            window=(30, 1 / margin),
+            time_source=clock.time,
+            sleep=clock.sleep,
+        )
+        api = FakeApi(clock, latency=0.08)
+        slots = asyncio.Semaphore(16)
+
+        async def deliver(n: int) -> None:
+            async with slots:
+                await request(limiter, api, lane="bulk", chat_id=n)
+
+        await asyncio.gather(*(deliver(n) for n in range(1500)))
+        await limiter.shutdown()
+
+        times = sorted(s.at for s in api.starts)
+        for i in range(len(times) - 30):
+            assert times[i + 30] - times[i] >= 1.0 - EPS  # Telegram would never say 429
+        assert (len(times) - 1) / (times[-1] - times[0]) >= 0.97 * rate
+
+    run(main)

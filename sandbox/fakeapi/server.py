@@ -241,7 +241,8 @@ class FakeTelegram:
         self._poller: _Poller | None = None
         self._queries: dict[str, _PendingQuery] = {}
         self._commands: dict[tuple[str, int, str], list[JSON]] = {}
-        self._global_window: deque[float] = deque()
+        self._global_window: deque[float] = deque()  # free messages
+        self._overall_window: deque[float] = deque()  # all messages, when paid is enabled
         self._chat_windows: dict[int, deque[float]] = {}
         self._webhook_url = ""
         self._webhook_secret: str | None = None
@@ -624,16 +625,23 @@ class FakeTelegram:
         return max(1, math.ceil(expires - now))
 
     def _check_rate(self, chat_id: int, paid: bool) -> None:
-        """Refuse with 429 when the sliding one-second windows are full; else consume."""
+        """Refuse with 429 when a sliding one-second window is full; else consume.
+
+        Free messages may not exceed `global_per_second`; when paid broadcasts are enabled,
+        paid messages skip that limit but every message, free or paid, counts against
+        `paid_broadcast_per_second` (Telegram's overall ceiling for a paying bot).
+        """
         config = self.config
         now = time.monotonic()
-        global_rate = config.global_per_second
-        if paid and config.paid_broadcast_per_second:
-            global_rate = config.paid_broadcast_per_second
-        chat_rate = config.per_chat_per_second
+        paid_rate = config.paid_broadcast_per_second
+        free = not (paid and paid_rate)
+        free_rate = config.global_per_second if free else None
         wait = 0
-        if global_rate:
-            wait = self._retry_after(self._global_window, global_rate, now)
+        if free_rate:
+            wait = self._retry_after(self._global_window, free_rate, now)
+        if paid_rate:
+            wait = max(wait, self._retry_after(self._overall_window, paid_rate, now))
+        chat_rate = config.per_chat_per_second
         chat_window: deque[float] | None = None
         if chat_rate:
             chat_window = self._chat_windows.get(chat_id)
@@ -642,8 +650,10 @@ class FakeTelegram:
             wait = max(wait, self._retry_after(chat_window, chat_rate, now))
         if wait:
             raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
-        if global_rate:
+        if free_rate:
             self._global_window.append(now)
+        if paid_rate:
+            self._overall_window.append(now)
         if chat_window is not None:
             chat_window.append(now)
 
