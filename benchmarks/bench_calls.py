@@ -109,12 +109,14 @@ async def broadcast(n: int, limiter: str, workdir: Path, paid: bool = False) -> 
             presses = asyncio.create_task(_presses(server, pressers, delay=0.5))
             deadline = time.monotonic() + n / (1000 if paid else 30) * 3 + 60
             while time.monotonic() < deadline:
-                stats = server.get("stats")
+                # In a thread: a blocking call here would stall the bot's own event loop,
+                # and requests leaving late make Telegram's windows see bursts.
+                stats = await asyncio.to_thread(server.get, "stats")
                 if stats["unique_recipients"] >= n:
                     break
                 await asyncio.sleep(0.5)
             latencies = await presses
-            stats = server.get("stats")
+            stats = await asyncio.to_thread(server.get, "stats")
         return {"stats": stats, "latencies": latencies, "rate": rate_of(stats)}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from datetime import timedelta
 from types import ModuleType
@@ -210,6 +211,10 @@ async def _post_init(
 
         services.health = HealthServer(services, settings.health, application.bot.rate_limiter)
         await services.health.start()
+    # Everything built at start (PTB, handlers, catalogues) lives as long as the process:
+    # out of the garbage collector's generations, its full passes stay short, so they do not
+    # stall the event loop in the middle of a broadcast.
+    gc.freeze()
     log.info("essaim started as @%s", application.bot.username)
 
 
@@ -221,6 +226,8 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         services = data.services
     except RuntimeError:
         return
+    # The live summaries stop first: an edit started now would meet a closed HTTP client.
+    await services.calls.stop()
     if services.dispatcher is not None:
         await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
 

@@ -220,7 +220,7 @@ async def _coordinator_action(
                 await show(update, context, t(context, lang, "common.cancelled"))
                 await answer(query)
                 return
-        elif action in ("v", "cl", "ca", "rm", "ls"):
+        elif action in ("v", "cl", "ca", "cy", "rm", "ls"):
             await _manage(update, context, coord, lang, action, args)
             return
     except ValueError:
@@ -309,11 +309,34 @@ async def _detail_screen(
                 (label(context, lang, "calls.button.close"), cb(FEATURE, "cl", call.id)),
             ]
         )
+    elif call.status == "closed" and call.event_at > service.clock.now():
+        rows.append([(label(context, lang, "calls.button.remind"), cb(FEATURE, "rm", call.id))])
     if call.status in ("open", "complete", "scheduled"):
         rows.append(
             [(label(context, lang, "calls.button.cancel_call"), cb(FEATURE, "ca", call.id))]
         )
     rows.append([(label(context, lang, "common.button.back"), cb(FEATURE, "ls"))])
+    return text, rows
+
+
+async def _cancel_screen(
+    context: AppContext, lang: str, call_id: int, coord: Member
+) -> tuple[str, Rows] | None:
+    service = _service(context)
+    detail = await service.detail(call_id, coord.telegram_id)
+    if detail is None or detail.call.status not in ("open", "complete", "scheduled"):
+        return None
+    text = t(
+        context,
+        lang,
+        "calls.cancel_confirm",
+        title=service.title(detail.call),
+        count=detail.counts.yes + detail.counts.waiting,
+    )
+    rows: Rows = [
+        [(label(context, lang, "calls.button.cancel_confirm"), cb(FEATURE, "cy", call_id))],
+        [(label(context, lang, "common.button.back"), cb(FEATURE, "v", call_id))],
+    ]
     return text, rows
 
 
@@ -357,6 +380,15 @@ async def _manage(
             return
         note = t(context, lang, "calls.closed_done")
     elif action == "ca":
+        # Cancelling tells everyone who answered: one more tap to be sure.
+        confirm = await _cancel_screen(context, lang, call_id, coord)
+        if confirm is None:
+            await stale(update, context, lang)
+            return
+        await show(update, context, *confirm)
+        await answer(query)
+        return
+    elif action == "cy":
         if await service.cancel(call_id, coord.telegram_id) is None:
             await stale(update, context, lang)
             return

@@ -180,6 +180,23 @@ class CallRepository:
         )
         return [_call(r) for r in rows]
 
+    async def expired(self, now: datetime) -> list[Call]:
+        """Calls still taking answers although their deadline has passed."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM calls WHERE status IN ('open', 'complete') "
+            "AND deadline_at <= ? ORDER BY id",
+            (to_db_time(now),),
+        )
+        return [_call(r) for r in rows]
+
+    async def close_if_live(self, call_id: int, now: datetime) -> bool:
+        changed = await self.db.execute(
+            "UPDATE calls SET status = 'closed', closed_at = ? WHERE id = ? "
+            "AND status IN ('open', 'complete')",
+            (to_db_time(now), call_id),
+        )
+        return changed == 1
+
     async def mark_sent(self, call_id: int, recipients: int, now: datetime) -> None:
         await self.db.execute(
             "UPDATE calls SET status = 'open', sent_at = ?, recipients = ? WHERE id = ?",

@@ -207,7 +207,7 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     await carol.press("Pas cette fois")
 
     # a citizen forging coordinator buttons changes nothing
-    for action in ("cl", "ca", "rm", "v"):
+    for action in ("cl", "ca", "cy", "rm", "v"):
         refused = await carol.press_data(f"call:1:{action}:1")
         assert refused.show_alert and "réservée aux coordinateurs" in refused.text
     refused = await carol.press_data("call:1:go")
@@ -230,7 +230,12 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     await bot.drain()
     await alice.receive(contains="⏰ Rappel")
     assert not [m for m in bob.messages if "Rappel" in m.content]  # waiting list: no reminder
-    done = await coord.press("Annuler l'appel")
+    await coord.press("Annuler l'appel")  # asks first: nothing changes yet
+    confirm = await coord.receive(contains="On ne peut pas revenir en arrière")
+    assert "Les 2 personnes" in confirm.text
+    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"
+    assert confirm.all_buttons == ["Oui, annuler l'appel", "Retour"]
+    done = await coord.press("Oui, annuler l'appel")
     assert "prévenus" in done.text
     await coord.receive(contains="État : annulé")
     await bot.drain()
@@ -448,6 +453,10 @@ async def test_closing_a_call_stops_answers(server, make_bot):
     screen = await coord.receive(contains="Liste d'attente")  # the detail screen, edited
     assert "État : clos" in screen.text
     assert "Clore" not in screen.all_buttons and "Retour" in screen.all_buttons
+    assert "Relancer" in screen.all_buttons  # the event still takes place
+    await bot.drain()
+    told = await alice.receive(contains="est clos")
+    assert "bien attendu" in told.text and "Mairie de Blaye" in told.text
     assert "clos" in (await bob.press("Je viens")).text
     assert "clos" in (await alice.press("Pas cette fois")).text
     assert dict(bot.sql("SELECT member_id, answer FROM call_answers")) == {3001: "yes", 3003: "no"}
@@ -456,3 +465,31 @@ async def test_closing_a_call_stops_answers(server, make_bot):
     await coord.press("Retour")
     back = await coord.receive(contains="Vos appels")
     assert "clos" in back.text
+
+
+async def test_the_deadline_closes_the_call_and_tells_the_waiting_list(server, make_bot, clock):
+    bot = await make_bot(**FAST)
+    coord = await start_coordinator(server, bot)
+    alice = await onboard(server, 3001, "Alice")
+    bob = await onboard(server, 3002, "Bob")
+    await draft_call(coord, needed="1")  # event 05/03 14:30 Paris, deadline 2 h before
+    await coord.press("Envoyer maintenant")
+    await bot.drain()
+    await alice.press("Je viens")
+    await bob.press("Je viens")  # waiting list
+    await bot.tick()
+    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"  # deadline not reached
+
+    clock.set(datetime(2026, 3, 5, 11, 31, tzinfo=UTC))  # 12:31 Paris: past the deadline
+    await bot.tick()
+    await bot.drain()
+    assert bot.sql("SELECT status FROM calls")[0][0] == "closed"
+    told = await bob.receive(contains="est clos")
+    assert "pas besoin de vous" in told.text
+    assert not [m for m in alice.messages if "est clos" in m.content]  # she still comes
+    await bot.tick()  # a second sweep tells nobody twice
+    await bot.drain()
+    notices = bot.sql("SELECT chat_id FROM deliveries WHERE kind = 'call_notice'")
+    assert [r[0] for r in notices] == [3002]
+    await coord.send("/appels")
+    assert "clos" in (await coord.receive(contains="Vos appels")).text

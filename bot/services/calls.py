@@ -49,6 +49,8 @@ PRIORITY_SUMMARY = 1
 PRIORITY_NOTICE = 2
 PRIORITY_AMBASSADOR = 3
 PRIORITY_MEMBER = 5
+LIVE = ("open", "complete", "closed")
+"""Calls whose event still takes place: closed only means no more answers."""
 
 Editor = Callable[[int, int, Payload], Awaitable[None]]
 
@@ -208,7 +210,7 @@ class CallService(FeatureService):
         self._editor = editor
 
     def sweepers(self) -> list[Callable[[], Awaitable[None]]]:
-        return [self.send_scheduled, self.send_reminders]
+        return [self.send_scheduled, self.close_expired, self.send_reminders]
 
     async def stop(self) -> None:
         task, self._edit_task = self._edit_task, None
@@ -590,11 +592,7 @@ class CallService(FeatureService):
         for call_id, due_at in await self.repo.due_reminders(now):
             async with self.db.transaction():
                 call = await self.repo.get(call_id)
-                if (
-                    call is not None
-                    and call.status in ("open", "complete")
-                    and call.event_at > now
-                ):
+                if call is not None and call.status in LIVE and call.event_at > now:
                     await self._remind(call)
                 await self.repo.mark_reminder_sent(call_id, due_at, now)
 
@@ -753,7 +751,8 @@ class CallService(FeatureService):
         return await self._end(call_id, coordinator_id, "cancelled")
 
     async def _end(self, call_id: int, coordinator_id: int, status: str) -> Call | None:
-        """Close (no more answers) or cancel (volunteers are told); unsent copies dropped."""
+        """Close (no more answers) or cancel; unsent copies are dropped and those who said
+        yes or wait are told either way (PRODUCT.md flow 2)."""
         if not await self.members.is_coordinator(coordinator_id):
             return None
         now = self.clock.now()
@@ -761,35 +760,56 @@ class CallService(FeatureService):
             call = await self.repo.get(call_id)
             if call is None or call.status in ("closed", "cancelled"):
                 return None
-            await self.repo.set_status(
-                call_id, "cancelled" if status == "cancelled" else "closed", now
-            )
+            cancelled = status == "cancelled"
+            await self.repo.set_status(call_id, "cancelled" if cancelled else "closed", now)
             await self.outbox.repo.drop_for_ref(KIND_CALL, call_id)
-            if status == "cancelled":
-                people = await self.repo.volunteers(call_id, ["yes", "waiting"])
-                await self.outbox.enqueue(
-                    [
-                        NewDelivery(
-                            chat_id=p.member_id,
-                            kind=KIND_NOTICE,
-                            ref_id=call_id,
-                            priority=PRIORITY_NOTICE,
-                            payload=Payload(
-                                text=self._t(
-                                    p.language,
-                                    "calls.cancelled_notice",
-                                    title=self.title(call),
-                                    when=self.local(call.event_at),
-                                )
-                            ),
-                        )
-                        for p in people
-                    ]
-                )
+            await self._tell_answered(call, cancelled=cancelled)
             await self.audit.record(coordinator_id, f"call.{status}", f"call:{call_id}", now)
             updated = await self.repo.get(call_id)
         self._touch(call_id)
         return updated
+
+    async def close_expired(self) -> None:
+        """Sweeper: a call whose answer deadline passed is closed; its waiting list is told
+        that no place came free (volunteers keep their reminders)."""
+        now = self.clock.now()
+        for call in await self.repo.expired(now):
+            async with self.db.transaction():
+                if await self.repo.close_if_live(call.id, now):
+                    await self._tell_answered(call, cancelled=False, volunteers=False)
+            self._touch(call.id)
+
+    async def _tell_answered(
+        self, call: Call, *, cancelled: bool, volunteers: bool = True
+    ) -> None:
+        people = await self.repo.volunteers(call.id, ["yes", "waiting"])
+        notices = []
+        for p in people:
+            if cancelled:
+                key = "calls.cancelled_notice"
+            elif p.answer == "waiting":
+                key = "calls.closed_notice_waiting"
+            elif volunteers:
+                key = "calls.closed_notice_yes"
+            else:
+                continue
+            text = self._t(
+                p.language,
+                key,
+                title=self.title(call),
+                place=call.place,
+                when=self.local(call.event_at),
+            )
+            notices.append(
+                NewDelivery(
+                    chat_id=p.member_id,
+                    kind=KIND_NOTICE,
+                    ref_id=call.id,
+                    priority=PRIORITY_NOTICE,
+                    payload=Payload(text=text),
+                )
+            )
+        await self.outbox.enqueue(notices)
 
     async def remind(self, call_id: int, coordinator_id: int) -> int | None:
         """Remind everyone who said yes now; returns how many, None when refused."""
@@ -797,7 +817,7 @@ class CallService(FeatureService):
             return None
         async with self.db.transaction():
             call = await self.repo.get(call_id)
-            if call is None or call.status not in ("open", "complete"):
+            if call is None or call.status not in LIVE:
                 return None
             count = await self._remind(call)
             await self.audit.record(
