@@ -140,6 +140,7 @@ def build_application(
 
 
 PAID_SLACK_SECONDS = 0.01
+PER_CHAT_GUARD_SECONDS = 0.05
 PAID_GUARD_SECONDS = 0.03
 
 
@@ -160,7 +161,9 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
     sending = settings.sending
     return PriorityRateLimiter(
         messages_per_second=sending.messages_per_second * sending.rate_margin,
-        per_chat_per_second=sending.per_chat_per_second,
+        # One message a second to a chat, with 50 ms to spare: a summary edit that reached
+        # Telegram 4 ms early was enough for a 429, and each 429 silences the whole bot.
+        per_chat_per_second=1.0 / (1.0 / sending.per_chat_per_second + PER_CHAT_GUARD_SECONDS),
         paid_per_second=(
             sending.paid_messages_per_second * sending.rate_margin
             if sending.allow_paid_broadcast

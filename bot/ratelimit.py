@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 TimeSource = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+QUIET_SECONDS = 60.0
+"""How long without a 429 before a widened window narrows back a step."""
+
 PAID_BROADCAST_MAX_RATE = 1000.0
 """Telegram's ceiling for paid broadcasts, in messages per second."""
 
@@ -131,7 +134,16 @@ class _Gcra:
     can then never squeeze one message too many into a sliding window.
     """
 
-    __slots__ = ("catch_up", "interval", "starts", "tat", "tolerance", "window")
+    __slots__ = (
+        "base_window",
+        "catch_up",
+        "interval",
+        "quiet_since",
+        "starts",
+        "tat",
+        "tolerance",
+        "window",
+    )
 
     def __init__(
         self,
@@ -148,6 +160,8 @@ class _Gcra:
         self.catch_up = catch_up * self.interval
         self.tat = float("-inf")
         self.window = window[1] if window is not None else None
+        self.base_window = self.window
+        self.quiet_since = float("-inf")
         self.starts: deque[_Start] | None = (
             deque(maxlen=max(1, window[0])) if window is not None else None
         )
@@ -160,6 +174,7 @@ class _Gcra:
         return at
 
     def consume(self, now: float) -> _Start | None:
+        self.settle(now)
         base = self.tat if now - self.tat <= self.catch_up else now
         self.tat = base + self.interval
         if self.starts is None:
@@ -171,6 +186,24 @@ class _Gcra:
     def restart_empty(self, at: float) -> None:
         """After a 429 pause the bucket holds a single token, so the backlog trickles out."""
         self.tat = max(self.tat, at + self.tolerance)
+
+    def widen(self, now: float) -> None:
+        """A 429: requests reached Telegram with more jitter than the window allowed for.
+        Widen it (2% a time, at most 15%); a minute without 429 narrows it back by 1%."""
+        if self.window is None or self.base_window is None:
+            return
+        self.window = min(self.window * 1.02, self.base_window * 1.15)
+        self.quiet_since = now
+
+    def settle(self, now: float) -> None:
+        if (
+            self.window is not None
+            and self.base_window is not None
+            and self.window > self.base_window
+            and now - self.quiet_since >= QUIET_SECONDS
+        ):
+            self.window = max(self.base_window, self.window * 0.99)
+            self.quiet_since = now
 
 
 @dataclass(slots=True, eq=False)
@@ -411,13 +444,18 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
     def _on_retry_after(self, exc: RetryAfter, endpoint: str) -> None:
         seconds = _seconds(exc)
         self._retry_after_count += 1
-        until = self._now() + seconds + self._retry_margin
+        now = self._now()
+        until = now + seconds + self._retry_margin
         log.warning("429 on %s: pausing all sending for %.1f s", endpoint, seconds)
+        # The requests in flight when Telegram said 429 all get one: widen once per pause.
+        first = now >= self._paused_until
         if until > self._paused_until:
             self._paused_until = until
-            self._global.restart_empty(until)
-            if self._paid is not None:
-                self._paid.restart_empty(until)
+            for bucket in (self._global, self._paid):
+                if bucket is not None:
+                    bucket.restart_empty(until)
+                    if first:
+                        bucket.widen(until)
 
     # -- dispatcher ---------------------------------------------------------------------
 

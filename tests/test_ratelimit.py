@@ -643,3 +643,29 @@ def test_no_sliding_window_ever_holds_more_than_the_limit_even_when_callers_resu
         assert (len(times) - 1) / (times[-1] - times[0]) >= 0.97 * rate
 
     run(main)
+
+
+def test_a_429_widens_the_window_once_per_pause_and_quiet_narrows_it_back() -> None:
+    from bot.ratelimit import QUIET_SECONDS, _Gcra
+
+    bucket = _Gcra(rate=30.0, burst=1, catch_up=1.0, window=(30, 1.0))
+    bucket.widen(10.0)
+    assert bucket.window == pytest.approx(1.02)
+    for _ in range(20):
+        bucket.widen(11.0)
+    assert bucket.window == pytest.approx(1.15)  # capped
+    bucket.consume(11.0 + QUIET_SECONDS / 2)
+    assert bucket.window == pytest.approx(1.15)  # not quiet long enough
+    bucket.consume(11.0 + QUIET_SECONDS)
+    assert bucket.window == pytest.approx(1.15 * 0.99)
+
+    async def main(clock: VirtualClock) -> None:
+        limiter = make_limiter(clock, window=(30, 1.0))
+        api = FakeApi(clock, retry_after_on={5: 1, 6: 1})  # both in flight get a 429
+        api.latency = 0.05
+        await asyncio.gather(*(request(limiter, api, lane="bulk", chat_id=i) for i in range(40)))
+        await limiter.shutdown()
+        assert limiter.stats.retry_after_count == 2
+        assert limiter._global.window == pytest.approx(1.02)  # one pause, one widening
+
+    run(main)

@@ -8,7 +8,9 @@ faults (latency, 502s, hanging requests) that a broadcast must survive in produc
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import contextvars
 import json
 import logging
 import math
@@ -37,6 +39,20 @@ from sandbox.fakeapi.models import (
 from sandbox.fakeapi.users import FakeUser
 
 __all__ = ["ApiError", "FakeTelegram"]
+
+_ARRIVAL: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "fakeapi_arrival", default=None
+)
+
+
+def _stamp(window: deque[float], at: float) -> None:
+    """Keep a window sorted: requests are stamped on arrival but may be checked a little
+    out of order (they all wait the same latency first)."""
+    if window and at < window[-1]:
+        bisect.insort(window, at)
+    else:
+        window.append(at)
+
 
 log = logging.getLogger(__name__)
 
@@ -518,6 +534,10 @@ class FakeTelegram:
         return params
 
     async def _handle_api(self, request: web.Request) -> web.StreamResponse:
+        # Telegram counts a message when it arrives; the latency below stands for the way
+        # back. Stamping after the sleep would add the event loop's timer jitter, which
+        # bunches requests that arrived evenly spaced.
+        _ARRIVAL.set(time.monotonic())
         if request.match_info["token"] != self.token:
             return ApiError(401, "Unauthorized").response()
         name = request.match_info["method"]
@@ -632,7 +652,7 @@ class FakeTelegram:
         `paid_broadcast_per_second` (Telegram's overall ceiling for a paying bot).
         """
         config = self.config
-        now = time.monotonic()
+        now = _ARRIVAL.get() or time.monotonic()
         paid_rate = config.paid_broadcast_per_second
         free = not (paid and paid_rate)
         free_rate = config.global_per_second if free else None
@@ -650,12 +670,13 @@ class FakeTelegram:
             wait = max(wait, self._retry_after(chat_window, chat_rate, now))
         if wait:
             raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
-        if free_rate:
-            self._global_window.append(now)
-        if paid_rate:
-            self._overall_window.append(now)
-        if chat_window is not None:
-            chat_window.append(now)
+        for window, counted in (
+            (self._global_window, bool(free_rate)),
+            (self._overall_window, bool(paid_rate)),
+            (chat_window, chat_window is not None),
+        ):
+            if counted and window is not None:
+                _stamp(window, now)
 
     @staticmethod
     def _body(params: JSON, field_name: str, limit: int, required: bool) -> tuple[str, list[JSON]]:
