@@ -81,7 +81,7 @@ class SendingSettings(BaseModel):
     allow_paid_broadcast: bool = False
     paid_messages_per_second: float = Field(default=1000.0, gt=0, le=1000)
     # Broadcasts run at this share of the limits above, so that they never meet a 429.
-    rate_margin: float = Field(default=0.99, ge=0.5, le=1.0)
+    rate_margin: float = Field(default=0.985, ge=0.5, le=1.0)
     max_attempts: int = Field(default=5, ge=1, le=20)
     max_in_flight: int = Field(default=64, ge=1, le=512)
     # On SIGTERM/SIGINT: how long in-flight sends may take to finish before the rest is requeued.

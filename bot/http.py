@@ -61,6 +61,7 @@ class AiohttpRequest(BaseRequest):
                 connector=connector,
                 headers={"User-Agent": self.USER_AGENT},
                 skip_auto_headers=("Accept-Encoding",),
+                trust_env=True,  # HTTPS_PROXY and friends, as PTB's httpx client honours them
             )
 
     async def shutdown(self) -> None:
@@ -84,9 +85,11 @@ class AiohttpRequest(BaseRequest):
         write = _seconds(write_timeout, self._media_write if files else self._write)
         connect = _seconds(connect_timeout, self._connect)
         pool = _seconds(pool_timeout, self._pool)
-        # aiohttp has no write timeout of its own: the write bounds the whole request on top
-        # of the read, so an upload that stalls still ends.
-        total = None if read is None or write is None else read + write + (connect or 0)
+        # aiohttp has no write timeout of its own, and its `total` counts the wait for a pooled
+        # connection too: the sum of all four bounds the whole request, so that an upload
+        # that stalls still ends, without cutting short a request that waited for the pool.
+        parts = (pool, connect, write, read)
+        total = None if any(p is None for p in parts) else sum(p or 0.0 for p in parts)
         timeout = aiohttp.ClientTimeout(
             total=total,
             connect=None if pool is None or connect is None else pool + connect,
@@ -110,7 +113,7 @@ def _body(request_data: RequestData | None) -> tuple[Any, dict[str, str] | None]
         return None, None
     if not request_data.contains_files:
         return request_data.url_encoded_parameters(), {"Content-Type": FORM}
-    form = aiohttp.FormData()
+    form = aiohttp.FormData(quote_fields=False)  # file names as they are (é, not %C3%A9)
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
     for name, (filename, content, mime_type) in request_data.multipart_data.items():

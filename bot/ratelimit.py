@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 TimeSource = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-QUIET_SECONDS = 60.0
+QUIET_SECONDS = 30.0
 """How long without a 429 before a widened window narrows back a step."""
 
 PAID_BROADCAST_MAX_RATE = 1000.0
@@ -189,10 +189,10 @@ class _Gcra:
 
     def widen(self, now: float) -> None:
         """A 429: requests reached Telegram with more jitter than the window allowed for.
-        Widen it (2% a time, at most 15%); a minute without 429 narrows it back by 1%."""
+        Widen it (1% a time, at most 5%); QUIET_SECONDS without 429 narrow it back by 1%."""
         if self.window is None or self.base_window is None:
             return
-        self.window = min(self.window * 1.02, self.base_window * 1.15)
+        self.window = min(self.window * 1.01, self.base_window * 1.05)
         self.quiet_since = now
 
     def settle(self, now: float) -> None:
@@ -286,9 +286,10 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
 
         ``window`` = (count, seconds) makes the global bucket also count like Telegram: at
         most ``count`` requests started in any ``seconds`` (see ``_Gcra``).
-        ``paid_burst``, ``paid_catch_up`` and ``paid_window`` default to ``burst``,
-        ``catch_up`` and ``window``: at a thousand messages a second, one interval is shorter
-        than an event-loop turn and requests leave with more jitter.
+        ``paid_burst`` and ``paid_catch_up`` default to ``burst`` and ``catch_up``;
+        ``paid_window`` is the paid bucket's own count (none by default): at a thousand
+        messages a second, one interval is shorter than an event-loop turn and requests leave
+        with more jitter.
 
         ``time_source`` and ``sleep`` default to the running loop's clock and
         ``asyncio.sleep``; tests inject a virtual clock so that pacing is checked exactly.
@@ -312,7 +313,7 @@ class PriorityRateLimiter(BaseRateLimiter[dict[str, Any]]):
                 paid_per_second,
                 paid_burst or burst or _default_burst(paid_per_second),
                 catch_up if paid_catch_up is None else paid_catch_up,
-                paid_window or window,
+                paid_window,
             )
         )
         self._chat_interval = 1.0 / per_chat_per_second

@@ -311,7 +311,7 @@ async def _detail_screen(
         )
     elif call.status == "closed" and call.event_at > service.clock.now():
         rows.append([(label(context, lang, "calls.button.remind"), cb(FEATURE, "rm", call.id))])
-    if call.status in ("open", "complete", "scheduled"):
+    if service.cancellable(call):
         rows.append(
             [(label(context, lang, "calls.button.cancel_call"), cb(FEATURE, "ca", call.id))]
         )
@@ -324,15 +324,12 @@ async def _cancel_screen(
 ) -> tuple[str, Rows] | None:
     service = _service(context)
     detail = await service.detail(call_id, coord.telegram_id)
-    if detail is None or detail.call.status not in ("open", "complete", "scheduled"):
+    if detail is None or not service.cancellable(detail.call):
         return None
-    text = t(
-        context,
-        lang,
-        "calls.cancel_confirm",
-        title=service.title(detail.call),
-        count=detail.counts.yes + detail.counts.waiting,
-    )
+    waiting = detail.counts.waiting if detail.call.status != "closed" else 0  # told already
+    count = detail.counts.yes + waiting
+    key = "calls.cancel_confirm" if count else "calls.cancel_confirm_nobody"
+    text = t(context, lang, key, title=service.title(detail.call), count=count)
     rows: Rows = [
         [(label(context, lang, "calls.button.cancel_confirm"), cb(FEATURE, "cy", call_id))],
         [(label(context, lang, "common.button.back"), cb(FEATURE, "v", call_id))],

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 Params = Sequence[Any] | dict[str, Any]
 Row = sqlite3.Row
+DatabaseError = sqlite3.Error
+"""What the backend raises when the database itself fails (locked, full, corrupt)."""
 
 
 class SchemaTooNew(Exception):
@@ -192,7 +194,9 @@ class SqliteDatabase:
         if self._current.get() is None:
             async with self.transaction():
                 return await self.execute(sql, params)
-        # One trip to the database thread: a write's cursor holds no lock once executed.
+        # One trip to the database thread: once executed, a write's statement is finished and
+        # holds nothing, so the cursor is not closed (a statement with RETURNING would be
+        # left pending: use fetch_all for those).
         cursor = await self.writer.execute(sql, params)
         return cursor.rowcount
 

@@ -232,7 +232,7 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     assert not [m for m in bob.messages if "Rappel" in m.content]  # waiting list: no reminder
     await coord.press("Annuler l'appel")  # asks first: nothing changes yet
     confirm = await coord.receive(contains="On ne peut pas revenir en arrière")
-    assert "Les 2 personnes" in confirm.text
+    assert "attendent une place : 2" in confirm.text
     assert bot.sql("SELECT status FROM calls")[0][0] == "complete"
     assert confirm.all_buttons == ["Oui, annuler l'appel", "Retour"]
     done = await coord.press("Oui, annuler l'appel")
@@ -492,4 +492,16 @@ async def test_the_deadline_closes_the_call_and_tells_the_waiting_list(server, m
     notices = bot.sql("SELECT chat_id FROM deliveries WHERE kind = 'call_notice'")
     assert [r[0] for r in notices] == [3002]
     await coord.send("/appels")
-    assert "clos" in (await coord.receive(contains="Vos appels")).text
+    listing = await coord.receive(contains="Vos appels")
+    assert "clos" in listing.text
+
+    # Closed for answers, but the event is still ahead: it can still be called off.
+    await coord.press(listing.all_buttons[0])
+    detail = await coord.receive(contains="Volontaires")
+    assert "Annuler l'appel" in detail.all_buttons
+    await coord.press("Annuler l'appel")
+    await coord.receive(contains="attendent une place : 1")
+    await coord.press("Oui, annuler l'appel")
+    await bot.drain()
+    assert "annulé" in (await alice.receive(contains="❌")).text
+    assert bot.sql("SELECT status FROM calls")[0][0] == "cancelled"

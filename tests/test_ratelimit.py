@@ -650,14 +650,14 @@ def test_a_429_widens_the_window_once_per_pause_and_quiet_narrows_it_back() -> N
 
     bucket = _Gcra(rate=30.0, burst=1, catch_up=1.0, window=(30, 1.0))
     bucket.widen(10.0)
-    assert bucket.window == pytest.approx(1.02)
+    assert bucket.window == pytest.approx(1.01)
     for _ in range(20):
         bucket.widen(11.0)
-    assert bucket.window == pytest.approx(1.15)  # capped
+    assert bucket.window == pytest.approx(1.05)  # capped
     bucket.consume(11.0 + QUIET_SECONDS / 2)
-    assert bucket.window == pytest.approx(1.15)  # not quiet long enough
+    assert bucket.window == pytest.approx(1.05)  # not quiet long enough
     bucket.consume(11.0 + QUIET_SECONDS)
-    assert bucket.window == pytest.approx(1.15 * 0.99)
+    assert bucket.window == pytest.approx(1.05 * 0.99)
 
     async def main(clock: VirtualClock) -> None:
         limiter = make_limiter(clock, window=(30, 1.0))
@@ -666,6 +666,14 @@ def test_a_429_widens_the_window_once_per_pause_and_quiet_narrows_it_back() -> N
         await asyncio.gather(*(request(limiter, api, lane="bulk", chat_id=i) for i in range(40)))
         await limiter.shutdown()
         assert limiter.stats.retry_after_count == 2
-        assert limiter._global.window == pytest.approx(1.02)  # one pause, one widening
+        assert limiter._global.window == pytest.approx(1.01)  # one pause, one widening
 
     run(main)
+
+
+def test_the_default_limiter_window_follows_any_configured_rate() -> None:
+    from bot.app import _window
+
+    assert _window(30, 0.99) == (30, pytest.approx(30 / 29.7))
+    assert _window(0.5, 0.99) == (1, pytest.approx(1 / (0.5 * 0.99)))  # below one a second
+    assert _window(1000, 0.99, 0.03) == (1000, pytest.approx(1000 / 990 + 0.03))

@@ -26,7 +26,9 @@ class Batcher(Generic[Request, Result]):
     """Runs `handle` on lists of requests, one list at a time, in submission order.
 
     `handle` returns one result per request, in order. If it raises for a batch of several,
-    each request is retried alone, so that one bad request fails only its own caller.
+    each request is retried alone, so that one bad request fails only its own caller; unless
+    the error is `systemic` (the database is locked or full): retrying two hundred presses one
+    by one would only hold every later press behind them, so the whole batch fails at once.
     """
 
     def __init__(
@@ -35,8 +37,10 @@ class Batcher(Generic[Request, Result]):
         *,
         max_size: int = 200,
         name: str = "essaim-batch",
+        systemic: tuple[type[BaseException], ...] = (),
     ) -> None:
         self._handle = handle
+        self._systemic = systemic
         self._max_size = max_size
         self._name = name
         self._queue: list[tuple[Request, asyncio.Future[Result]]] = []
@@ -66,11 +70,14 @@ class Batcher(Generic[Request, Result]):
     async def _run(self, batch: list[tuple[Request, asyncio.Future[Result]]]) -> None:
         self.batches += 1
         try:
-            results = await self._handle([request for request, _ in batch])
+            results = list(await self._handle([request for request, _ in batch]))
+            if len(results) != len(batch):
+                raise RuntimeError(f"{len(results)} results for {len(batch)} requests")
         except Exception as error:
-            if len(batch) == 1:
-                if not batch[0][1].done():  # unless the caller gave up (cancelled)
-                    batch[0][1].set_exception(error)
+            if len(batch) == 1 or isinstance(error, self._systemic):
+                for _, future in batch:
+                    if not future.done():  # unless the caller gave up (cancelled)
+                        future.set_exception(error)
                 return
             log.warning("a batch of %d failed, retrying each alone", len(batch), exc_info=True)
             for one in batch:

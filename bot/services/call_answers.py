@@ -21,7 +21,7 @@ from enum import StrEnum
 from bot.clock import Clock
 from bot.services.batching import Batcher
 from storage.calls import Answer, Call, CallRepository, CallStatus, MemberAnswer, Tally
-from storage.db import Database
+from storage.db import Database, DatabaseError
 
 
 class Outcome(StrEnum):
@@ -70,7 +70,7 @@ class CallAnswers:
         self._promoted = promoted
         self._changed = changed
         self._batcher: Batcher[AnswerRequest, AnswerResult] = Batcher(
-            self._decide_batch, name="essaim-call-answers"
+            self._decide_batch, name="essaim-call-answers", systemic=(DatabaseError,)
         )
 
     @property
@@ -82,14 +82,20 @@ class CallAnswers:
         if self.db.in_transaction():
             # Inside the caller's transaction (a member who erases their data withdraws):
             # decide there, as a batch in its own transaction would wait for this one's lock.
-            return (await self._decide([request]))[0]
+            results, changed = await self._decide([request])
+            for call_id in changed:
+                self._changed(call_id)
+            return results[0]
         return await self._batcher.submit(request)
 
     async def _decide_batch(self, requests: list[AnswerRequest]) -> list[AnswerResult]:
         async with self.db.transaction():
-            return await self._decide(requests)
+            results, changed = await self._decide(requests)
+        for call_id in changed:  # once committed: the live summary reads committed counts
+            self._changed(call_id)
+        return results
 
-    async def _decide(self, requests: list[AnswerRequest]) -> list[AnswerResult]:
+    async def _decide(self, requests: list[AnswerRequest]) -> tuple[list[AnswerResult], set[int]]:
         tallies = await self.repo.tallies(sorted({r.call_id for r in requests}))
         keys = list(dict.fromkeys((r.call_id, r.member_id) for r in requests))
         known = await self.repo.member_answers(keys)
@@ -101,9 +107,7 @@ class CallAnswers:
             if withdrew and result.call is not None:
                 await self._hand_over(batch, result.call, request.at)
         await self._write(batch)
-        for call_id in batch.changed:
-            self._changed(call_id)
-        return results
+        return results, batch.changed
 
     async def _hand_over(self, batch: _Batch, call: Call, at: datetime) -> None:
         """A volunteer withdrew: the first on the waiting list (as written so far) takes the

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import html
 import logging
 import re
@@ -29,7 +30,7 @@ from bot.services.call_answers import AnswerResult, CallAnswers, Outcome
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.texts import Raw, Texts, plain
-from storage.calls import Call, CallRepository, CallStatus, NewCall, Volunteer
+from storage.calls import Answer, Call, CallRepository, CallStatus, NewCall, Volunteer
 from storage.db import Database
 from storage.outbox import Button, Delivery, DeliveryResult, NewDelivery, Payload
 
@@ -758,9 +759,9 @@ class CallService(FeatureService):
         now = self.clock.now()
         async with self.db.transaction():
             call = await self.repo.get(call_id)
-            if call is None or call.status in ("closed", "cancelled"):
-                return None
             cancelled = status == "cancelled"
+            if call is None or not (self.cancellable(call) if cancelled else self.closable(call)):
+                return None
             await self.repo.set_status(call_id, "cancelled" if cancelled else "closed", now)
             await self.outbox.repo.drop_for_ref(KIND_CALL, call_id)
             await self._tell_answered(call, cancelled=cancelled)
@@ -768,6 +769,15 @@ class CallService(FeatureService):
             updated = await self.repo.get(call_id)
         self._touch(call_id)
         return updated
+
+    def closable(self, call: Call) -> bool:
+        return call.status in ("open", "complete")
+
+    def cancellable(self, call: Call) -> bool:
+        """Until the event: a closed call (no more answers) can still be called off."""
+        return call.status in ("open", "complete", "scheduled") or (
+            call.status == "closed" and call.event_at > self.clock.now()
+        )
 
     async def close_expired(self) -> None:
         """Sweeper: a call whose answer deadline passed is closed; its waiting list is told
@@ -782,7 +792,9 @@ class CallService(FeatureService):
     async def _tell_answered(
         self, call: Call, *, cancelled: bool, volunteers: bool = True
     ) -> None:
-        people = await self.repo.volunteers(call.id, ["yes", "waiting"])
+        # Once closed, the waiting list has already been told it is not needed.
+        answers: list[Answer] = ["yes"] if call.status == "closed" else ["yes", "waiting"]
+        people = await self.repo.volunteers(call.id, answers)
         notices = []
         for p in people:
             if cancelled:
@@ -844,7 +856,11 @@ class CallService(FeatureService):
 
     def _kick(self) -> None:
         if self._dirty and self._editor and (self._edit_task is None or self._edit_task.done()):
-            self._edit_task = asyncio.create_task(self._edit_loop(), name="essaim-call-summary")
+            # A fresh context: `_touch` may run inside a transaction, which this long-lived
+            # task must not believe it has joined.
+            self._edit_task = asyncio.create_task(
+                self._edit_loop(), name="essaim-call-summary", context=contextvars.Context()
+            )
 
     async def _edit_loop(self) -> None:
         """Edit summaries of changed calls, at most once every `summary_edit_seconds`."""

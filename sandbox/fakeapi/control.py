@@ -133,7 +133,9 @@ def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
         users = [u for i in range(first, stop) if (u := server.get_user(i)) is not None]
         if not users:
             return _error(404, "unknown users")
-        texts = [str(t) for t in body["texts"]]
+        texts = [str(t) for t in body.get("texts") or []]
+        if not texts:
+            return _error(400, "texts: at least one button text")
         result = await storm(users, texts, int(body["presses"]), int(body.get("concurrency", 32)))
         return web.json_response(result)
 
