@@ -198,11 +198,18 @@ def run(quick: bool = False) -> list[str]:
         essaim = asyncio.run(broadcast(n, "essaim", workdir))
         aio = asyncio.run(broadcast(n, "aiolimiter", workdir))
         naive = asyncio.run(naive_loop(min(n, 1_000)))
+        stats = essaim["stats"]
+        edits = stats["method_counts"].get("editMessageText", 0)
+        with_edits = essaim["rate"] * (stats["delivered"] + edits) / max(1, stats["delivered"])
         lines.append(
             f"calls.rate  n={n} limit=30/s  essaim={essaim['rate'] / 30:.3f}  "
             f"aioratelimiter={aio['rate'] / 30:.3f}  naive_loop={naive / 30:.3f}  "
             f"(achieved/limit; target essaim>=0.97; 429s essaim="
             f"{essaim['stats']['too_many_requests']} aio={aio['stats']['too_many_requests']})"
+        )
+        lines.append(
+            f"calls.rate_with_summary essaim={with_edits / 30:.3f} (the call's {edits} summary "
+            "edits are messages too, within the same 30/s; the target is judged on the line above)"
         )
         for name, result in (("essaim", essaim), ("aioratelimiter", aio)):
             lat = result["latencies"]
