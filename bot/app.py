@@ -24,6 +24,7 @@ from bot.config import Settings
 from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
 from bot.http import AiohttpRequest
+from bot.services.call_drafts import CallDrafts
 from bot.services.calls import CallService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
@@ -58,6 +59,7 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
     texts = Texts.load(settings.default_language)
     members = MemberService(db, settings, clock)
     outbox = OutboxService(db, clock)
+    calls = CallService(db, settings, clock, texts, outbox, members)
     services = Services(
         settings=settings,
         clock=clock,
@@ -67,7 +69,8 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         outbox=outbox,
         privacy=PrivacyService(db, settings, clock, outbox, texts),
         stats=StatsService(db, settings, clock),
-        calls=CallService(db, settings, clock, texts, outbox, members),
+        calls=calls,
+        call_drafts=CallDrafts(db, settings, clock, texts, outbox, calls),
         initiatives=InitiativeService(db, settings, clock, texts, outbox, members),
         pairs=PairService(db, settings, clock, texts, outbox, members),
     )

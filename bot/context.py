@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.services.call_drafts import CallDrafts
 from bot.services.calls import CallService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
@@ -36,6 +37,7 @@ class Services:
     privacy: PrivacyService
     stats: StatsService
     calls: CallService
+    call_drafts: CallDrafts
     initiatives: InitiativeService
     pairs: PairService
     dispatcher: Dispatcher | None = None

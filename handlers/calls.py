@@ -10,14 +10,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import AppContext
 from bot.services.call_answers import Outcome
-from bot.services.calls import (
-    FLOW,
-    CallCounts,
-    CallService,
-    DeadlinePreset,
-    DraftView,
-    Step,
-)
+from bot.services.call_drafts import FLOW, CallDrafts, DeadlinePreset, DraftView, Step
+from bot.services.calls import CallCounts, CallService
 from bot.texts import Raw
 from handlers.common import (
     answer,
@@ -60,6 +54,10 @@ def _service(context: AppContext) -> CallService:
     return service
 
 
+def _drafts(context: AppContext) -> CallDrafts:
+    return context.services.call_drafts
+
+
 def _cancel_row(context: AppContext, lang: str) -> list[tuple[str, str]]:
     return [(label(context, lang, "common.button.cancel"), cb(FEATURE, "x"))]
 
@@ -68,7 +66,6 @@ def step_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, R
     step = view.step
     if step is None or step is Step.PREVIEW:
         raise ValueError("not a question step")
-    service = _service(context)
     text = t(context, lang, _PROMPTS[step])
     rows: Rows = []
     if step is Step.DEADLINE:
@@ -82,7 +79,7 @@ def step_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, R
         chosen = view.data.get(step.value, [])
         rows = [
             [(("✅ " if name in chosen else "▫️ ") + name, cb(FEATURE, "tg", step, i))]
-            for i, name in enumerate(service.options(step))
+            for i, name in enumerate(_drafts(context).options(step))
         ]
         every = (
             "calls.button.all_territories"
@@ -162,7 +159,7 @@ async def new_call(update: Update, context: AppContext) -> None:
     member, lang = await coordinator(update, context)
     if member is None:
         return
-    view = await _service(context).start_draft(member.telegram_id)
+    view = await _drafts(context).start_draft(member.telegram_id)
     if view is None:
         return
     await render(update, context, lang, view)
@@ -180,7 +177,7 @@ async def on_input(
         return
     photo = message.photo[-1].file_id if message.photo else None
     text = message.text if message.text is not None else message.caption
-    view = await _service(context).draft_input(member.telegram_id, text, photo)
+    view = await _drafts(context).draft_input(member.telegram_id, text, photo)
     if view is None:
         await reply(update, context, t(context, lang, "common.nothing_expected"))
         return
@@ -198,25 +195,25 @@ async def _coordinator_action(
     query = update.callback_query
     if query is None:
         return
-    service = _service(context)
+    drafts = _drafts(context)
     who = coord.telegram_id
     view: DraftView | None = None
     try:
         if action == "dl" and args:
-            view = await service.draft_deadline(who, DeadlinePreset(args[0]))
+            view = await drafts.draft_deadline(who, DeadlinePreset(args[0]))
         elif action == "tg" and len(args) == 2:
             index = None if args[1] == "all" else int(args[1])
-            view = await service.draft_toggle(who, Step(args[0]), index)
+            view = await drafts.draft_toggle(who, Step(args[0]), index)
         elif action == "ok" and args:
-            view = await service.draft_confirm(who, Step(args[0]))
+            view = await drafts.draft_confirm(who, Step(args[0]))
         elif action == "au" and args and args[0] in ("0", "1"):
-            view = await service.draft_audience(who, args[0] == "1")
+            view = await drafts.draft_audience(who, args[0] == "1")
         elif action == "go":
-            view = await service.send_now(who)
+            view = await drafts.send_now(who)
         elif action == "sc":
-            view = await service.draft_schedule(who)
+            view = await drafts.draft_schedule(who)
         elif action == "x":
-            if await service.cancel_draft(who):
+            if await drafts.cancel_draft(who):
                 await show(update, context, t(context, lang, "common.cancelled"))
                 await answer(query)
                 return

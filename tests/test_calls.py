@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.services.calls import parse_when, reminder_times
+from bot.services.call_drafts import parse_when
+from bot.services.calls import reminder_times
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard, seed_members
 

@@ -1,0 +1,349 @@
+"""The coordinator's /appel draft (flow 2 of PRODUCT.md): text, place, date, audience, preview.
+
+The draft lives in the `conversations` table (flow "call"), so it survives a restart; every
+step re-checks the coordinator's role. It ends in `CallService.publish`, and clearing the draft
+shares that transaction, so one draft never sends its call twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.services.base import FeatureService
+from bot.services.calls import CallService
+from bot.services.outbox import OutboxService
+from bot.texts import Texts
+from storage.calls import Call, NewCall
+from storage.db import Database
+
+FLOW = "call"
+TEXT_MAX = 1000
+CAPTION_TEXT_MAX = 700  # a photo's caption holds 1024 characters, with place and date
+PLACE_MAX = 200
+NEEDED_RANGE = (1, 500)
+
+
+class Step(StrEnum):
+    TEXT = "text"
+    PLACE = "place"
+    WHEN = "when"
+    NEEDED = "needed"
+    DEADLINE = "deadline"
+    TERRITORIES = "territories"
+    THEMES = "themes"
+    AUDIENCE = "audience"
+    PREVIEW = "preview"
+    SCHEDULE = "schedule"
+
+
+class DeadlinePreset(StrEnum):
+    TWO_HOURS = "2h"
+    EVE = "eve"
+
+
+@dataclass
+class DraftView:
+    """What the coordinator should see next in the /appel flow."""
+
+    step: Step | None
+    data: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_params: dict[str, Any] = field(default_factory=dict)
+    kept_text: str | None = None
+    preview: str | None = None
+    photo: str | None = None
+    recipients: int = 0
+    call: Call | None = None
+
+
+_BUTTON_STEPS = {Step.TERRITORIES, Step.THEMES, Step.AUDIENCE, Step.PREVIEW}
+
+_WHEN = re.compile(
+    r"^\s*(?:(?P<rel>demain|tomorrow|aujourd'hui|aujourd’hui|today|auj)"
+    r"|(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})(?:[/.-](?P<y>\d{2}|\d{4}))?)"
+    r"\s*(?:à|a|at|,)?\s*(?P<H>\d{1,2})\s*(?:[h:]\s*(?P<M>\d{2})?)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def parse_when(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """'25/12 14h30', '25/12/2026 14:30', 'demain 9h', "aujourd'hui 18h" -> aware UTC.
+
+    Without a year, a day already gone this year means next year. Returns None when the
+    text is not a date and time (the caller decides about dates in the past).
+    """
+    match = _WHEN.match(text)
+    if match is None:
+        return None
+    local_now = now.astimezone(zone)
+    hour, minute = int(match["H"]), int(match["M"] or 0)
+    if hour > 23 or minute > 59:
+        return None
+    try:
+        if match["rel"]:
+            day = local_now.date()
+            if match["rel"].lower() in ("demain", "tomorrow"):
+                day += timedelta(days=1)
+        else:
+            year = local_now.year
+            if match["y"]:
+                year = int(match["y"]) + (2000 if len(match["y"]) == 2 else 0)
+            day = date(year, int(match["m"]), int(match["d"]))
+            if not match["y"] and day < local_now.date():
+                day = date(year + 1, day.month, day.day)
+    except ValueError:
+        return None
+    return datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(now.tzinfo)
+
+
+class CallDrafts(FeatureService):
+    """Given the `CallService` it hands finished drafts to, and borrows its rendering from."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        texts: Texts,
+        outbox: OutboxService,
+        calls: CallService,
+    ) -> None:
+        super().__init__(db, settings, clock, texts, outbox)
+        self.calls = calls
+        self.members = calls.members
+
+    async def start_draft(self, coordinator_id: int) -> DraftView | None:
+        if not await self.members.is_coordinator(coordinator_id):
+            return None
+        data: dict[str, Any] = {"territories": [], "themes": []}
+        await self.conversations.save(coordinator_id, FLOW, Step.TEXT, data, self.clock.now())
+        return DraftView(step=Step.TEXT, data=data)
+
+    async def _draft(self, coordinator_id: int) -> tuple[Step, dict[str, Any]] | None:
+        if not await self.members.is_coordinator(coordinator_id):
+            return None
+        conversation = await self.conversations.get(coordinator_id)
+        if conversation is None or conversation.flow != FLOW:
+            return None
+        try:
+            return Step(conversation.step), conversation.data
+        except ValueError:
+            return None
+
+    async def _save(self, coordinator_id: int, step: Step, data: dict[str, Any]) -> DraftView:
+        await self.conversations.save(coordinator_id, FLOW, step, data, self.clock.now())
+        view = DraftView(step=step, data=data)
+        if step is Step.PREVIEW:
+            await self._fill_preview(view, coordinator_id)
+        return view
+
+    async def draft(self, coordinator_id: int) -> DraftView | None:
+        """The current screen of the coordinator's draft (after a restart, for instance)."""
+        found = await self._draft(coordinator_id)
+        if found is None:
+            return None
+        view = DraftView(step=found[0], data=found[1])
+        if view.step is Step.PREVIEW:
+            await self._fill_preview(view, coordinator_id)
+        return view
+
+    def _error(
+        self, step: Step, data: dict[str, Any], key: str, kept: str | None = None, **params: Any
+    ) -> DraftView:
+        return DraftView(step=step, data=data, error=key, error_params=params, kept_text=kept)
+
+    async def draft_input(
+        self, coordinator_id: int, text: str | None, photo: str | None = None
+    ) -> DraftView | None:
+        """A typed answer (or a photo with caption at the text step) for the current step."""
+        found = await self._draft(coordinator_id)
+        if found is None:
+            return None
+        step, data = found
+        now = self.clock.now()
+        zone = self.settings.zone
+        if step is Step.TEXT:
+            if text is None or not text.strip():
+                return self._error(step, data, "calls.error.text_expected")
+            limit = CAPTION_TEXT_MAX if photo else TEXT_MAX
+            if len(text) > limit:
+                return self._error(step, data, "calls.error.text_length", text, limit=limit)
+            data.update(text=text.strip(), photo=photo)
+            return await self._save(coordinator_id, Step.PLACE, data)
+        if text is None or photo is not None:
+            key = "calls.error.use_buttons" if step in _BUTTON_STEPS else "common.text_expected"
+            return self._error(step, data, key)
+        text = text.strip()
+        if step is Step.PLACE:
+            if not text or len(text) > PLACE_MAX:
+                return self._error(step, data, "calls.error.place_length", text, limit=PLACE_MAX)
+            data["place"] = text
+            return await self._save(coordinator_id, Step.WHEN, data)
+        if step in (Step.WHEN, Step.DEADLINE, Step.SCHEDULE):
+            when = parse_when(text, now, zone)
+            if when is None:
+                return self._error(step, data, "calls.error.date_format", text)
+            return await self._set_time(coordinator_id, step, data, when)
+        if step is Step.NEEDED:
+            if not text.isdigit() or not NEEDED_RANGE[0] <= int(text) <= NEEDED_RANGE[1]:
+                return self._error(
+                    step,
+                    data,
+                    "calls.error.needed",
+                    text,
+                    low=NEEDED_RANGE[0],
+                    high=NEEDED_RANGE[1],
+                )
+            data["needed"] = int(text)
+            return await self._save(coordinator_id, Step.DEADLINE, data)
+        return self._error(step, data, "calls.error.use_buttons")
+
+    async def _set_time(
+        self, coordinator_id: int, step: Step, data: dict[str, Any], when: datetime
+    ) -> DraftView:
+        now = self.clock.now()
+        if when <= now:
+            return self._error(step, data, "calls.error.past", None, when=self.calls.local(when))
+        if step is Step.WHEN:
+            data["event_at"] = when.isoformat()
+            return await self._save(coordinator_id, Step.NEEDED, data)
+        event_at = datetime.fromisoformat(data["event_at"])
+        if step is Step.DEADLINE:
+            if when > event_at:
+                return self._error(
+                    step, data, "calls.error.deadline_after", None, when=self.calls.local(event_at)
+                )
+            data["deadline_at"] = when.isoformat()
+            return await self._save(coordinator_id, Step.TERRITORIES, data)
+        deadline = datetime.fromisoformat(data["deadline_at"])
+        if when >= deadline:
+            return self._error(
+                step, data, "calls.error.schedule_after", None, when=self.calls.local(deadline)
+            )
+        return await self._send(coordinator_id, data, scheduled_at=when)
+
+    async def draft_deadline(
+        self, coordinator_id: int, preset: DeadlinePreset
+    ) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not Step.DEADLINE:
+            return None
+        step, data = found
+        event_at = datetime.fromisoformat(data["event_at"])
+        if preset is DeadlinePreset.TWO_HOURS:
+            when = event_at - timedelta(hours=2)
+        else:
+            local = event_at.astimezone(self.settings.zone)
+            eve = datetime.combine(local.date() - timedelta(days=1), time(18, 0))
+            when = eve.replace(tzinfo=self.settings.zone).astimezone(event_at.tzinfo)
+        return await self._set_time(coordinator_id, step, data, when)
+
+    def options(self, step: Step) -> list[str]:
+        return list(
+            self.settings.territories if step is Step.TERRITORIES else self.settings.themes
+        )
+
+    async def draft_toggle(
+        self, coordinator_id: int, step: Step, index: int | None
+    ) -> DraftView | None:
+        """Tick/untick one territory or theme; index None = all (clears the selection)."""
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not step or step not in (Step.TERRITORIES, Step.THEMES):
+            return None
+        _, data = found
+        options = self.options(step)
+        if index is None:
+            data[step.value] = []
+            return await self._save(coordinator_id, self._after(step), data)
+        if not 0 <= index < len(options):
+            return None
+        chosen: list[str] = data.get(step.value, [])
+        name = options[index]
+        data[step.value] = [c for c in chosen if c != name] if name in chosen else [*chosen, name]
+        return await self._save(coordinator_id, step, data)
+
+    async def draft_confirm(self, coordinator_id: int, step: Step) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not step or step not in (Step.TERRITORIES, Step.THEMES):
+            return None
+        _, data = found
+        if not data.get(step.value):
+            return self._error(step, data, "calls.error.select_one")
+        return await self._save(coordinator_id, self._after(step), data)
+
+    @staticmethod
+    def _after(step: Step) -> Step:
+        return Step.THEMES if step is Step.TERRITORIES else Step.AUDIENCE
+
+    async def draft_audience(
+        self, coordinator_id: int, ambassadors_only: bool
+    ) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not Step.AUDIENCE:
+            return None
+        _, data = found
+        data["ambassadors_only"] = ambassadors_only
+        return await self._save(coordinator_id, Step.PREVIEW, data)
+
+    async def draft_schedule(self, coordinator_id: int) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not Step.PREVIEW:
+            return None
+        return await self._save(coordinator_id, Step.SCHEDULE, found[1])
+
+    async def cancel_draft(self, coordinator_id: int) -> bool:
+        found = await self._draft(coordinator_id)
+        if found is None:
+            return False
+        await self.conversations.clear(coordinator_id, FLOW)
+        return True
+
+    def _new_call(self, coordinator_id: int, data: dict[str, Any]) -> NewCall:
+        return NewCall(
+            coordinator_id=coordinator_id,
+            text=data["text"],
+            photo=data.get("photo"),
+            place=data["place"],
+            event_at=datetime.fromisoformat(data["event_at"]),
+            needed=int(data["needed"]),
+            deadline_at=datetime.fromisoformat(data["deadline_at"]),
+            territories=list(data.get("territories", [])),
+            themes=list(data.get("themes", [])),
+            ambassadors_only=bool(data.get("ambassadors_only", False)),
+        )
+
+    async def _fill_preview(self, view: DraftView, coordinator_id: int) -> None:
+        member = await self.members.get(coordinator_id)
+        lang = member.language if member else self.settings.default_language
+        call = self._new_call(coordinator_id, view.data)
+        view.preview = self.calls.render_call(call, lang)
+        view.photo = call.photo
+        view.recipients = await self.calls.audience_size(call)
+
+    async def send_now(self, coordinator_id: int) -> DraftView | None:
+        found = await self._draft(coordinator_id)
+        if found is None or found[0] is not Step.PREVIEW:
+            return None
+        return await self._send(coordinator_id, found[1], scheduled_at=None)
+
+    async def _send(
+        self, coordinator_id: int, data: dict[str, Any], scheduled_at: datetime | None
+    ) -> DraftView:
+        call = self._new_call(coordinator_id, data)
+        now = self.clock.now()
+        if call.event_at <= now or call.deadline_at <= now:
+            # The draft waited too long (it survives restarts): ask the time again.
+            step = Step.WHEN if call.event_at <= now else Step.DEADLINE
+            await self.conversations.save(coordinator_id, FLOW, step, data, now)
+            return self._error(step, data, f"calls.error.{step.value}_passed")
+        async with self.db.transaction():
+            stored = await self.calls.publish(call, scheduled_at)
+            await self.conversations.clear(coordinator_id, FLOW)
+        return DraftView(step=None, data=data, call=stored)
