@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -20,17 +19,13 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from sandbox.fakeapi import FakeTelegram  # noqa: E402
-from storage.db import open_database, to_db_time  # noqa: E402
+from benchmarks.common import ROOT, TOKEN, free_port
+from sandbox.fakeapi import FakeTelegram
+from storage.db import open_database, to_db_time
 
 MEMBERS = 100_000
 PAIRS = 1_000
 CALL_N = 10_000
-TOKEN = "123456:BENCH-TOKEN"
 TARGET_MB = 150.0
 THEMES = ("Solidarité", "Environnement", "Culture")
 TERRITORIES = ("Blaye", "Libourne", "Saint-André-de-Cubzac")
@@ -82,12 +77,6 @@ async def seed(path: Path) -> None:
             ((n, 2 * (1 + (n - 1) % PAIRS) - 1, stamp) for n in range(1, PAIRS * 3 + 1)),
         )
     conn.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def baseline_mb() -> float:

@@ -302,16 +302,6 @@ class CallRepository:
             [(c, m, answer, to_db_time(at)) for c, m, answer, at in rows],
         )
 
-    async def set_answer(
-        self, call_id: int, member_id: int, answer: Answer, now: datetime
-    ) -> None:
-        await self.db.execute(
-            "INSERT INTO call_answers (call_id, member_id, answer, answered_at) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (call_id, member_id) DO UPDATE SET "
-            "answer = excluded.answer, answered_at = excluded.answered_at",
-            (call_id, member_id, answer, to_db_time(now)),
-        )
-
     async def open_calls_answered_yes(self, member_id: int) -> list[int]:
         rows = await self.db.fetch_all(
             "SELECT a.call_id FROM call_answers a JOIN calls c ON c.id = a.call_id "

@@ -298,25 +298,26 @@ class CallService(FeatureService):
         people = await self.repo.volunteers(call.id, ["yes"])
         await self.outbox.enqueue(
             [
-                NewDelivery(
-                    chat_id=v.member_id,
-                    kind=KIND_REMINDER,
-                    ref_id=call.id,
-                    priority=PRIORITY_NOTICE,
-                    payload=Payload(
-                        text=self._t(
-                            v.language,
-                            "calls.reminder",
-                            title=self.title(call),
-                            place=call.place,
-                            when=self.local(call.event_at),
-                        )
-                    ),
-                )
+                self._notice(call, v.member_id, v.language, "calls.reminder", KIND_REMINDER)
                 for v in people
             ]
         )
         return len(people)
+
+    def _notice(
+        self, call: Call, member_id: int, lang: str, key: str, kind: str = KIND_NOTICE
+    ) -> NewDelivery:
+        """A message to one member about a call (its title, place and time), in their language."""
+        text = self._t(
+            lang, key, title=self.title(call), place=call.place, when=self.local(call.event_at)
+        )
+        return NewDelivery(
+            chat_id=member_id,
+            kind=kind,
+            ref_id=call.id,
+            priority=PRIORITY_NOTICE,
+            payload=Payload(text=text),
+        )
 
     # --- members' answers --------------------------------------------------------------
 
@@ -336,25 +337,7 @@ class CallService(FeatureService):
     async def _notify_promoted(self, call: Call, member_id: int) -> None:
         member = await self.members.get(member_id)
         lang = member.language if member else self.settings.default_language
-        await self.outbox.enqueue(
-            [
-                NewDelivery(
-                    chat_id=member_id,
-                    kind=KIND_NOTICE,
-                    ref_id=call.id,
-                    priority=PRIORITY_NOTICE,
-                    payload=Payload(
-                        text=self._t(
-                            lang,
-                            "calls.promoted",
-                            title=self.title(call),
-                            place=call.place,
-                            when=self.local(call.event_at),
-                        )
-                    ),
-                )
-            ]
-        )
+        await self.outbox.enqueue([self._notice(call, member_id, lang, "calls.promoted")])
 
     async def relay(self, call_id: int, member_id: int) -> tuple[Call, str] | None:
         """The call and the member's referral code, if they received this call."""
@@ -502,22 +485,7 @@ class CallService(FeatureService):
                 key = "calls.closed_notice_yes"
             else:
                 continue
-            text = self._t(
-                p.language,
-                key,
-                title=self.title(call),
-                place=call.place,
-                when=self.local(call.event_at),
-            )
-            notices.append(
-                NewDelivery(
-                    chat_id=p.member_id,
-                    kind=KIND_NOTICE,
-                    ref_id=call.id,
-                    priority=PRIORITY_NOTICE,
-                    payload=Payload(text=text),
-                )
-            )
+            notices.append(self._notice(call, p.member_id, p.language, key))
         await self.outbox.enqueue(notices)
 
     async def remind(self, call_id: int, coordinator_id: int) -> int | None:
