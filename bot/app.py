@@ -26,6 +26,7 @@ from bot.dispatcher import Dispatcher
 from bot.http import AiohttpRequest
 from bot.services.call_drafts import CallDrafts
 from bot.services.calls import CallService
+from bot.services.conversations import ConversationService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
@@ -73,6 +74,7 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         call_drafts=CallDrafts(db, settings, clock, texts, outbox, calls),
         initiatives=InitiativeService(db, settings, clock, texts, outbox, members),
         pairs=PairService(db, settings, clock, texts, outbox, members),
+        conversations=ConversationService(db, clock),
     )
     services.privacy.before_erase += [services.calls.release_member, services.pairs.release_member]
     services.sweepers += [
@@ -129,14 +131,17 @@ def build_application(
     application = builder.build()
 
     inputs: dict[str, Any] = {}
+    resumes: dict[str, Any] = {}
     for module in feature_modules():
         for handler in module.build_handlers():
             application.add_handler(handler)
         inputs.update(getattr(module, "INPUTS", {}))
-    from handlers.router import build_presence, build_router
+        resumes.update(getattr(module, "RESUMES", {}))
+    from handlers.router import build_offers, build_presence, build_router
 
     application.add_handler(build_presence(), group=-1)
-
+    for group, handler in build_offers(resumes):
+        application.add_handler(handler, group=group)
     for handler in build_router(inputs):
         application.add_handler(handler)
     application.add_error_handler(_on_error)

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.services.call_drafts import CallDrafts
 from bot.services.calls import CallService
+from bot.services.conversations import ConversationService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
@@ -40,6 +41,7 @@ class Services:
     call_drafts: CallDrafts
     initiatives: InitiativeService
     pairs: PairService
+    conversations: ConversationService
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads

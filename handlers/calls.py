@@ -471,7 +471,16 @@ async def on_button(update: Update, context: AppContext) -> None:
     await _coordinator_action(update, context, coord, lang, data.action, data.args)
 
 
+async def resume(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    view = await _drafts(context).draft(member.telegram_id)
+    if view is not None:
+        await render(update, context, member.language, view)
+
+
 INPUTS = {FLOW: on_input}
+RESUMES = {FLOW: resume}
 
 
 def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:

@@ -553,7 +553,18 @@ async def on_button(update: Update, context: AppContext) -> None:
     await answer(query)
 
 
+async def resume_draft(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    view = await service_of(context).draft(member.telegram_id)
+    if view is not None:
+        await render_draft(
+            update, context, language_for(context, member, update.effective_user), view
+        )
+
+
 INPUTS = {FLOW: on_draft_input}
+RESUMES = {FLOW: resume_draft}
 
 
 def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:

@@ -186,7 +186,17 @@ async def on_button(update: Update, context: AppContext) -> None:
     await _moderate(update, context, member, lang, data)
 
 
+async def resume(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    pending = await service_of(context).pending_decision(member.telegram_id)
+    if pending is not None and pending.initiative is not None:
+        lang = language_for(context, member, update.effective_user)
+        await _ask_message(update, context, lang, pending)
+
+
 INPUTS = {MOD_FLOW: on_moderation_input}
+RESUMES = {MOD_FLOW: resume}
 
 
 def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:

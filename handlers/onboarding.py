@@ -275,7 +275,18 @@ async def on_text(
     await render(update, context, lang, progress)
 
 
+async def resume(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    progress = await context.services.members.resume(member.telegram_id)
+    if progress is not None and progress.step is not None:
+        await render(
+            update, context, language_for(context, member, update.effective_user), progress
+        )
+
+
 INPUTS = {FLOW: on_text}
+RESUMES = {FLOW: resume}
 
 
 def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:

@@ -142,7 +142,28 @@ async def note_input(
         await reply(update, context, t(context, lang, "pairs.note.saved"))
 
 
+async def resume_relay(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    pair_id = int(conversation.data.get("pair_id", 0))
+    if not await _start_relay(update, context, member, member.language, pair_id):
+        await reply(update, context, t(context, member.language, "pairs.relay.ended"))
+
+
+async def resume_note(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    answer_id = int(conversation.data.get("answer_id", 0))
+    skip = [
+        [(label(context, member.language, "common.button.skip"), cb(FEATURE, "ns", answer_id))]
+    ]
+    await reply(
+        update, context, t(context, member.language, "pairs.note.ask", limit=NOTE_MAX), skip
+    )
+
+
 INPUTS = {RELAY_FLOW: relay_input, NOTE_FLOW: note_input}
+RESUMES = {RELAY_FLOW: resume_relay, NOTE_FLOW: resume_note}
 
 
 # --- /binomes: coordinators ----------------------------------------------------------------

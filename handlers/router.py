@@ -1,8 +1,11 @@
 """Free messages (text, photos, stickers...) go to the conversation the member is in.
 
-Each feature declares `INPUTS = {flow: handler}`; the flow is read from SQLite, so a restart
-in the middle of a conversation changes nothing. Outside any conversation, the member is told
-what the bot can do instead of silence.
+Each feature declares `INPUTS = {flow: handler}`; the flow is read from the database, so a
+restart in the middle of a conversation changes nothing. A member may have several flows
+open (a /proposer draft, then a relay reply): a typed message goes to the one whose question
+the bot asked last, and when that one ends the other is offered back, through the feature's
+`RESUMES = {flow: handler}` that shows its current question again. Outside any conversation,
+the member is told what the bot can do instead of silence.
 """
 
 from __future__ import annotations
@@ -10,10 +13,22 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot.context import AppContext
-from handlers.common import InputHandler, current_member, reply, stale, t
+from handlers.common import (
+    InputHandler,
+    answer,
+    cb,
+    current_member,
+    label,
+    parse_cb,
+    pattern,
+    reply,
+    stale,
+    t,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +59,68 @@ def build_presence() -> BaseHandler[Update, AppContext, None]:
     return TypeHandler(Update, touch)
 
 
+FEATURE = "flow"
+Handlers = list[tuple[int, BaseHandler[Update, AppContext, None]]]
+
+
+def build_offers(resumes: dict[str, InputHandler]) -> Handlers:
+    """When a flow ends while another is open, offer the other one back ("continue?").
+
+    Before each update (group -2) what ended earlier is forgotten; after it (group 1), a flow
+    that ended during it leads to the offer. The "Continuer" button shows that flow's
+    question again, and makes it the one typed messages go to.
+    """
+
+    async def forget(update: Update, context: AppContext) -> None:
+        if update.effective_user is not None:
+            context.services.conversations.forget_ended(update.effective_user.id)
+
+    async def offer(update: Update, context: AppContext) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None or chat.type != ChatType.PRIVATE:
+            return
+        conversation = await context.services.conversations.to_offer(user.id)
+        if conversation is None or conversation.flow not in resumes:
+            return
+        _, lang = await current_member(update, context)
+        button = label(context, lang, "flows.button.continue")
+        await reply(
+            update,
+            context,
+            t(context, lang, f"flows.offer.{conversation.flow}"),
+            [[(button, cb(FEATURE, "go", conversation.flow))]],
+        )
+
+    async def resume(update: Update, context: AppContext) -> None:
+        query = update.callback_query
+        member, lang = await current_member(update, context)
+        data = parse_cb(query.data if query else None, FEATURE)
+        if query is None or member is None or data is None or not data.args:
+            await stale(update, context, lang)
+            return
+        handler = resumes.get(data.args[0])
+        conversations = context.services.conversations
+        conversation = await conversations.bring_back(member.telegram_id, data.args[0])
+        if handler is None or conversation is None:
+            await stale(update, context, lang)
+            return
+        await handler(update, context, member, conversation)
+        await answer(query)
+
+    return [
+        (-2, TypeHandler(Update, forget)),
+        (0, CallbackQueryHandler(resume, pattern=pattern(FEATURE))),
+        (1, TypeHandler(Update, offer)),
+    ]
+
+
 def build_router(inputs: dict[str, InputHandler]) -> list[BaseHandler[Update, AppContext, None]]:
     async def route(update: Update, context: AppContext) -> None:
         member, lang = await current_member(update, context)
         if member is None:
             await reply(update, context, t(context, lang, "common.start_first"))
             return
-        conversation = await context.services.members.conversation(member.telegram_id)
+        conversation = await context.services.conversations.current(member.telegram_id)
         handler = inputs.get(conversation.flow) if conversation else None
         if conversation is None or handler is None:
             await reply(update, context, t(context, lang, "common.nothing_expected"))

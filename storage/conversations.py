@@ -1,14 +1,29 @@
-"""What each member is in the middle of, kept in SQLite so a restart resumes it."""
+"""What each member is in the middle of, kept in the database so a restart resumes it.
+
+A member may have several flows open at once (a /proposer draft, then a relay reply, then an
+/appel draft): each flow has its own row, so starting one never throws another away. The
+`turn` column orders them: the flow saved last is the one whose question the bot asked last,
+and typed messages go there. When a flow ends while another is still open, the repository
+remembers it (in this process), so the router can offer the other one back.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel
 
 from storage.db import Database, to_db_time
+
+_COLUMNS = "member_id, flow, step, data"
+
+# Members whose flow just ended while another stayed open, per database: a hint for the
+# router's offer ("you had a proposal in progress: continue?"). Losing it (a restart) loses
+# only the offer, never the draft: the next typed message still goes to the open flow.
+_ENDED: WeakKeyDictionary[Database, dict[int, str]] = WeakKeyDictionary()
 
 
 class Conversation(BaseModel):
@@ -18,38 +33,74 @@ class Conversation(BaseModel):
     data: dict[str, Any]
 
 
+def _conversation(row: Any) -> Conversation:
+    return Conversation(
+        member_id=row["member_id"],
+        flow=row["flow"],
+        step=row["step"],
+        data=json.loads(row["data"]),
+    )
+
+
 class ConversationRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def get(self, member_id: int) -> Conversation | None:
-        row = await self.db.fetch_one(
-            "SELECT member_id, flow, step, data FROM conversations WHERE member_id = ?",
+    async def get(self, member_id: int, flow: str | None = None) -> Conversation | None:
+        """This flow's state; without a flow, the one whose question was asked last."""
+        if flow is None:
+            row = await self.db.fetch_one(
+                f"SELECT {_COLUMNS} FROM conversations WHERE member_id = ? "
+                "ORDER BY turn DESC LIMIT 1",
+                (member_id,),
+            )
+        else:
+            row = await self.db.fetch_one(
+                f"SELECT {_COLUMNS} FROM conversations WHERE member_id = ? AND flow = ?",
+                (member_id, flow),
+            )
+        return None if row is None else _conversation(row)
+
+    async def open_flows(self, member_id: int) -> list[Conversation]:
+        """Every flow the member has open, the one asked last first."""
+        rows = await self.db.fetch_all(
+            f"SELECT {_COLUMNS} FROM conversations WHERE member_id = ? ORDER BY turn DESC",
             (member_id,),
         )
-        if row is None:
-            return None
-        return Conversation(
-            member_id=row["member_id"],
-            flow=row["flow"],
-            step=row["step"],
-            data=json.loads(row["data"]),
-        )
+        return [_conversation(row) for row in rows]
 
     async def save(
         self, member_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
     ) -> None:
+        """Store this flow's step; it becomes the flow typed messages go to."""
         await self.db.execute(
-            "INSERT INTO conversations (member_id, flow, step, data, updated_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET flow = excluded.flow, "
-            "step = excluded.step, data = excluded.data, updated_at = excluded.updated_at",
-            (member_id, flow, step, json.dumps(data, ensure_ascii=False), to_db_time(now)),
+            "INSERT INTO conversations (member_id, flow, step, data, turn, updated_at) "
+            "VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(turn), 0) + 1 FROM conversations "
+            "WHERE member_id = ?), ?) "
+            "ON CONFLICT (member_id, flow) DO UPDATE SET step = excluded.step, "
+            "data = excluded.data, turn = excluded.turn, updated_at = excluded.updated_at",
+            (
+                member_id,
+                flow,
+                step,
+                json.dumps(data, ensure_ascii=False),
+                member_id,
+                to_db_time(now),
+            ),
         )
 
     async def clear(self, member_id: int, flow: str | None = None) -> None:
+        """End one flow (or all of them); the others stay as they were."""
         if flow is None:
             await self.db.execute("DELETE FROM conversations WHERE member_id = ?", (member_id,))
-        else:
-            await self.db.execute(
-                "DELETE FROM conversations WHERE member_id = ? AND flow = ?", (member_id, flow)
-            )
+            _ENDED.get(self.db, {}).pop(member_id, None)
+            return
+        ended = await self.db.execute(
+            "DELETE FROM conversations WHERE member_id = ? AND flow = ?", (member_id, flow)
+        )
+        if ended:
+            _ENDED.setdefault(self.db, {})[member_id] = flow
+
+    def take_ended(self, member_id: int) -> str | None:
+        """The flow of this member that ended since the last call, if any (then forgotten)."""
+        return _ENDED.get(self.db, {}).pop(member_id, None)

@@ -129,7 +129,7 @@ class CallDrafts(FeatureService):
     async def _draft(self, coordinator_id: int) -> tuple[Step, dict[str, Any]] | None:
         if not await self.members.is_coordinator(coordinator_id):
             return None
-        conversation = await self.conversations.get(coordinator_id)
+        conversation = await self.conversations.get(coordinator_id, FLOW)
         if conversation is None or conversation.flow != FLOW:
             return None
         try:

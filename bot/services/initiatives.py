@@ -229,7 +229,7 @@ class InitiativeService(FeatureService):
         async with self.db.transaction():
             if await self._member(member_id) is None:
                 return OpenResult(Outcome.DENIED)
-            conv = await self.conversations.get(member_id)
+            conv = await self.conversations.get(member_id, FLOW)
             if conv is not None and conv.flow == FLOW:
                 return OpenResult(
                     Outcome.DONE, DraftView(Step(conv.step), conv.data), resumed=True
@@ -240,7 +240,7 @@ class InitiativeService(FeatureService):
             return OpenResult(Outcome.DONE, DraftView(Step.TITLE, {}))
 
     async def draft(self, member_id: int) -> DraftView | None:
-        conv = await self.conversations.get(member_id)
+        conv = await self.conversations.get(member_id, FLOW)
         if conv is None or conv.flow != FLOW:
             return None
         return DraftView(Step(conv.step), conv.data)
@@ -462,7 +462,7 @@ class InitiativeService(FeatureService):
     async def decision_text(self, coordinator_id: int, text: str) -> ModResult:
         """The coordinator's message (changes) or reason (decline), mandatory, then decide."""
         async with self.db.transaction():
-            conv = await self.conversations.get(coordinator_id)
+            conv = await self.conversations.get(coordinator_id, MOD_FLOW)
             if conv is None or conv.flow != MOD_FLOW:
                 return ModResult(Outcome.STALE)
             if not await self.members.is_coordinator(coordinator_id):
@@ -486,7 +486,7 @@ class InitiativeService(FeatureService):
             return result
 
     async def pending_decision(self, coordinator_id: int) -> ModResult | None:
-        conv = await self.conversations.get(coordinator_id)
+        conv = await self.conversations.get(coordinator_id, MOD_FLOW)
         if conv is None or conv.flow != MOD_FLOW:
             return None
         item = await self.repo.get(int(conv.data["initiative_id"]))
@@ -494,7 +494,7 @@ class InitiativeService(FeatureService):
 
     async def cancel_decision(self, coordinator_id: int) -> bool:
         async with self.db.transaction():
-            conv = await self.conversations.get(coordinator_id)
+            conv = await self.conversations.get(coordinator_id, MOD_FLOW)
             if conv is None or conv.flow != MOD_FLOW:
                 return False
             await self.conversations.clear(coordinator_id, MOD_FLOW)

@@ -230,7 +230,7 @@ class MemberService:
         return None if member is None else await self._resume(member)
 
     async def _resume(self, member: Member) -> Progress:
-        conv = await self.conversations.get(member.telegram_id)
+        conv = await self.conversations.get(member.telegram_id, FLOW)
         if conv is None or conv.flow != FLOW:
             return Progress(member=member, step=None, done=member.onboarded_at is not None)
         return Progress(
@@ -261,7 +261,7 @@ class MemberService:
 
     async def _at_step(self, telegram_id: int, step: Step) -> tuple[Member, Conversation] | None:
         member = await self.get(telegram_id)
-        conv = await self.conversations.get(telegram_id)
+        conv = await self.conversations.get(telegram_id, FLOW)
         if member is None or conv is None or conv.flow != FLOW or conv.step != step:
             return None
         return member, conv
@@ -270,7 +270,7 @@ class MemberService:
         """Typed answer for the step the member is at; None when no typed answer is expected."""
         async with self.db.transaction():
             member = await self.get(telegram_id)
-            conv = await self.conversations.get(telegram_id)
+            conv = await self.conversations.get(telegram_id, FLOW)
             if member is None or conv is None or conv.flow != FLOW:
                 return None
             step = Step(conv.step)

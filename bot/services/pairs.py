@@ -589,7 +589,7 @@ class PairService(FeatureService):
         if len(note) > NOTE_MAX:
             return NoteResult("too_long")
         async with self.db.transaction():
-            conv = await self.conversations.get(member_id)
+            conv = await self.conversations.get(member_id, NOTE_FLOW)
             if conv is None or conv.flow != NOTE_FLOW:
                 return None
             answer = await self.repo.answer(int(conv.data.get("answer_id", 0)))
@@ -613,7 +613,7 @@ class PairService(FeatureService):
 
     async def skip_note(self, member_id: int, answer_id: int) -> bool:
         async with self.db.transaction():
-            conv = await self.conversations.get(member_id)
+            conv = await self.conversations.get(member_id, NOTE_FLOW)
             if conv is None or conv.flow != NOTE_FLOW or conv.data.get("answer_id") != answer_id:
                 return False
             await self.conversations.clear(member_id, NOTE_FLOW)

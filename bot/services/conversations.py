@@ -1,0 +1,46 @@
+"""Which of a member's open flows a typed message goes to, and which one to offer back.
+
+Each feature service keeps its own flow's state (`storage.conversations`); this service only
+answers the questions that concern all of them at once: the flow whose question was asked
+last (where a typed message goes), the flow to offer back when another one has just ended,
+and bringing a flow back to the front when the member chooses to continue it.
+"""
+
+from __future__ import annotations
+
+from bot.clock import Clock
+from storage.conversations import Conversation, ConversationRepository
+from storage.db import Database
+
+
+class ConversationService:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.clock = clock
+        self.repo = ConversationRepository(db)
+
+    async def current(self, member_id: int) -> Conversation | None:
+        """The flow whose question the bot asked last: typed messages go there."""
+        return await self.repo.get(member_id)
+
+    def forget_ended(self, member_id: int) -> None:
+        """Before an update: what ended earlier was already offered (or happened elsewhere)."""
+        self.repo.take_ended(member_id)
+
+    async def to_offer(self, member_id: int) -> Conversation | None:
+        """After an update that ended one of the member's flows: the one still open, if any."""
+        ended = self.repo.take_ended(member_id)
+        if ended is None:
+            return None
+        remaining = await self.repo.get(member_id)
+        if remaining is None or remaining.flow == ended:
+            return None
+        return remaining
+
+    async def bring_back(self, member_id: int, flow: str) -> Conversation | None:
+        """The member continues this flow: its question is the one typed messages answer."""
+        conversation = await self.repo.get(member_id, flow)
+        if conversation is not None:
+            await self.repo.save(
+                member_id, flow, conversation.step, conversation.data, self.clock.now()
+            )
+        return conversation
