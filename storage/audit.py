@@ -38,13 +38,13 @@ class AuditRepository:
             (actor_id, action, subject, json.dumps(details or {}), to_db_time(now)),
         )
 
-    async def recent(self, limit: int = 50, action: str | None = None) -> list[AuditEntry]:
-        sql = "SELECT id, actor_id, action, subject, details, at FROM audit_log"
-        params: tuple[Any, ...] = ()
-        if action is not None:
-            sql += " WHERE action = ?"
-            params = (action,)
-        rows = await self.db.fetch_all(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+    async def entries(self, action_prefix: str = "") -> list[AuditEntry]:
+        """The log in order, or the entries whose action starts with `action_prefix`."""
+        rows = await self.db.fetch_all(
+            "SELECT id, actor_id, action, subject, details, at FROM audit_log "
+            "WHERE substr(action, 1, ?) = ? ORDER BY id",
+            (len(action_prefix), action_prefix),
+        )
         return [
             AuditEntry(
                 id=r["id"],

@@ -165,6 +165,11 @@ class CallRepository:
         row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM calls WHERE id = ?", (call_id,))
         return _call(row) if row else None
 
+    async def all(self) -> list[Call]:
+        """Every call, oldest first: what an audit (or a test) reads back."""
+        rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM calls ORDER BY id")
+        return [_call(r) for r in rows]
+
     async def for_coordinator(self, coordinator_id: int, limit: int = 10) -> list[Call]:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM calls WHERE coordinator_id = ? ORDER BY id DESC LIMIT ?",
@@ -301,6 +306,14 @@ class CallRepository:
             "answer = excluded.answer, answered_at = excluded.answered_at",
             [(c, m, answer, to_db_time(at)) for c, m, answer, at in rows],
         )
+
+    async def answers(self, call_id: int) -> dict[int, Answer]:
+        """Each member's answer to the call."""
+        rows = await self.db.fetch_all(
+            "SELECT member_id, answer FROM call_answers WHERE call_id = ? ORDER BY member_id",
+            (call_id,),
+        )
+        return {int(r["member_id"]): r["answer"] for r in rows}
 
     async def open_calls_answered_yes(self, member_id: int) -> list[int]:
         rows = await self.db.fetch_all(

@@ -47,6 +47,7 @@ class Database(Protocol):
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
+    async def table_names(self) -> list[str]: ...
 
 
 def to_db_time(instant: datetime) -> str:
@@ -226,6 +227,14 @@ class SqliteDatabase:
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
         return list(await self._read_conn().execute_fetchall(sql, params))
+
+    async def table_names(self) -> list[str]:
+        """The application's tables, as the schema holds them (SQLite's own tables left out)."""
+        rows = await self.fetch_all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY name"
+        )
+        return [r["name"] for r in rows]
 
     async def backup_to(self, target: Path) -> None:
         """Consistent copy of the live database through SQLite's online backup API."""

@@ -145,6 +145,11 @@ class InitiativeRepository:
         )
         return _initiative(row) if row else None
 
+    async def all(self) -> list[Initiative]:
+        """Every initiative, oldest first: what an audit (or a test) reads back."""
+        rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM initiatives i ORDER BY i.id")
+        return [_initiative(r) for r in rows]
+
     async def count_pending(self, author_id: int) -> int:
         row = await self.db.fetch_one(
             "SELECT COUNT(*) AS n FROM initiatives WHERE author_id = ? AND status = 'pending'",
@@ -250,6 +255,14 @@ class InitiativeRepository:
         )
         return {r["kind"] for r in rows}
 
+    async def supports(self) -> list[tuple[int, int, SupportKind]]:
+        """(initiative id, member id, kind) of every support, in a stable order."""
+        rows = await self.db.fetch_all(
+            "SELECT initiative_id, member_id, kind FROM initiative_supports "
+            "ORDER BY initiative_id, member_id, kind"
+        )
+        return [(int(r["initiative_id"]), int(r["member_id"]), r["kind"]) for r in rows]
+
     async def add_support(
         self, initiative_id: int, member_id: int, kind: SupportKind, now: datetime
     ) -> None:
@@ -331,6 +344,14 @@ class InitiativeRepository:
             (member_id, initiative_id, to_db_time(now)),
         )
         return changed == 1
+
+    async def gardener_requests(self) -> list[tuple[int, int]]:
+        """(member id, initiative id) of every request for a technician gardener."""
+        rows = await self.db.fetch_all(
+            "SELECT member_id, initiative_id FROM gardener_requests "
+            "ORDER BY requested_at, member_id"
+        )
+        return [(int(r["member_id"]), int(r["initiative_id"])) for r in rows]
 
     async def gardener_requested(self, initiative_id: int) -> bool:
         row = await self.db.fetch_one(

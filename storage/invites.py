@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from storage.db import Database, from_db_time, to_db_time
+from storage.db import Database, Row, from_db_time, to_db_time
 
 InviteRole = Literal["technician", "coordinator"]
 
@@ -20,6 +20,21 @@ class Invite(BaseModel):
     expires_at: datetime
     used_by: int | None
     used_at: datetime | None
+
+
+_COLUMNS = "code, role, created_by, created_at, expires_at, used_by, used_at"
+
+
+def _invite(row: Row) -> Invite:
+    return Invite(
+        code=row["code"],
+        role=row["role"],
+        created_by=row["created_by"],
+        created_at=from_db_time(row["created_at"]),
+        expires_at=from_db_time(row["expires_at"]),
+        used_by=row["used_by"],
+        used_at=from_db_time(row["used_at"]),
+    )
 
 
 class InviteRepository:
@@ -36,22 +51,13 @@ class InviteRepository:
         )
 
     async def get(self, code: str) -> Invite | None:
-        row = await self.db.fetch_one(
-            "SELECT code, role, created_by, created_at, expires_at, used_by, used_at "
-            "FROM invites WHERE code = ?",
-            (code,),
-        )
-        if row is None:
-            return None
-        return Invite(
-            code=row["code"],
-            role=row["role"],
-            created_by=row["created_by"],
-            created_at=from_db_time(row["created_at"]),
-            expires_at=from_db_time(row["expires_at"]),
-            used_by=row["used_by"],
-            used_at=from_db_time(row["used_at"]),
-        )
+        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM invites WHERE code = ?", (code,))
+        return _invite(row) if row else None
+
+    async def all(self) -> list[Invite]:
+        """Every invite, oldest first: what an audit (or a test) reads back."""
+        rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM invites ORDER BY created_at, code")
+        return [_invite(r) for r in rows]
 
     async def claim(self, code: str, member_id: int, now: datetime) -> bool:
         """Mark the invite used; the conditional update makes exactly one racer win."""

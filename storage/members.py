@@ -118,6 +118,12 @@ class MemberRepository:
         )
         return [r["theme"] for r in rows]
 
+    async def all(self) -> list[Member]:
+        """Every member, by id: what an audit (or a test) reads back."""
+        rows = await self.db.fetch_all("SELECT telegram_id FROM members ORDER BY telegram_id")
+        found = await self.get_many(r["telegram_id"] for r in rows)
+        return [found[r["telegram_id"]] for r in rows if r["telegram_id"] in found]
+
     async def by_referral_code(self, code: str) -> Member | None:
         row = await self.db.fetch_one(
             "SELECT telegram_id FROM members WHERE referral_code = ?", (code,)

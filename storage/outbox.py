@@ -197,8 +197,12 @@ class OutboxRepository:
         )
         return from_db_time(row["due"]) if row else None
 
-    async def for_chat(self, chat_id: int) -> list[Delivery]:
-        rows = await self.db.fetch_all(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE chat_id = ? ORDER BY id", (chat_id,)
-        )
+    async def all(self, kind: str | None = None) -> list[Delivery]:
+        """Every delivery (of one kind), in order: what an audit (or a test) reads back."""
+        if kind is None:
+            rows = await self.db.fetch_all(f"SELECT {_COLUMNS} FROM deliveries ORDER BY id")
+        else:
+            rows = await self.db.fetch_all(
+                f"SELECT {_COLUMNS} FROM deliveries WHERE kind = ? ORDER BY id", (kind,)
+            )
         return [_delivery(r) for r in rows]

@@ -273,6 +273,11 @@ class PairRepository:
         row = await self.db.fetch_one(f"SELECT {_PAIR} FROM pairs WHERE id = ?", (pair_id,))
         return _pair(row) if row else None
 
+    async def all(self) -> list[Pair]:
+        """Every pair, active or ended, oldest first: what an audit (or a test) reads back."""
+        rows = await self.db.fetch_all(f"SELECT {_PAIR} FROM pairs ORDER BY id")
+        return [_pair(r) for r in rows]
+
     async def active_of(self, member_id: int) -> list[Pair]:
         rows = await self.db.fetch_all(
             f"SELECT {_PAIR} FROM pairs WHERE status = 'active' "

@@ -7,7 +7,6 @@ injected FakeClock; `bot.tick()` runs the periodic duties right away instead of 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.context import Services
 from sandbox.fakeapi import FakeTelegram
+from tests.state import State
 
 COORDINATOR_ID = 900
 TOKEN = "123456:TEST-TOKEN"
@@ -62,6 +62,11 @@ class BotHarness:
         services: Services = self.app.bot_data.services
         return services
 
+    @property
+    def state(self) -> State:
+        """Read what the bot stored, through its repositories (the same on every backend)."""
+        return State(self.services.db)
+
     async def start(self) -> BotHarness:
         self.app = build_application(self.settings, clock=self.clock)
         await self.app.initialize()
@@ -96,12 +101,6 @@ class BotHarness:
 
     async def drain(self) -> None:
         await self.services.require_dispatcher().drain()
-
-    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Read the database directly, as an auditor would."""
-        with sqlite3.connect(self.settings.database.path) as conn:
-            conn.row_factory = sqlite3.Row
-            return list(conn.execute(query, params))
 
 
 @pytest.fixture

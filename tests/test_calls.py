@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -93,12 +94,10 @@ async def test_call_reaches_active_members_and_answers_are_tracked(server, make_
     delivered = set(server.stats.delivered_chat_ids)
     assert not delivered & {*blocked, 2050, 2051, 2052, 2053}
     assert server.stats.duplicates().keys() <= {COORDINATOR_ID}
-    statuses = bot.sql(
-        "SELECT status, COUNT(*) FROM deliveries WHERE kind = 'call' GROUP BY status"
-    )
-    assert {r[0]: r[1] for r in statuses} == {"sent": 47, "blocked": 3}
-    rows = bot.sql("SELECT telegram_id FROM members WHERE status = 'blocked' ORDER BY 1")
-    assert [r[0] for r in rows] == blocked
+    statuses = Counter(d.status for d in await bot.state.deliveries_of("call"))
+    assert statuses == {"sent": 47, "blocked": 3}
+    members = await bot.state.members.all()
+    assert [m.telegram_id for m in members if m.status == "blocked"] == blocked
     summary = await coord.receive(contains="Envoyés : 47")
     assert "bloqué le bot : 3" in summary.text and "échecs : 0" in summary.text
 
@@ -113,18 +112,18 @@ async def test_call_reaches_active_members_and_answers_are_tracked(server, make_
     await user(2004).press("Pas cette fois")
     assert "vous venez" in (await user(2004).press("Je viens")).text  # changed mind
     await user(2005).press("Je viens")  # 3 of 3: complete
-    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"
+    assert (await bot.state.only_call()).status == "complete"
     waiting = await user(2006).press("Je viens")
     assert "liste d'attente" in waiting.text and waiting.show_alert
     await user(2007).press("Je viens")
-    answers = dict(bot.sql("SELECT member_id, answer FROM call_answers"))
+    answers = await bot.state.call_answers()
     assert answers == {2003: "yes", 2004: "yes", 2005: "yes", 2006: "waiting", 2007: "waiting"}
 
     await user(2004).press("Pas cette fois")  # withdraws: first on the waiting list promoted
     await bot.drain()
     promoted = await user(2006).receive(contains="place s'est libérée")
     assert "Mairie de Blaye" in promoted.text
-    answers = dict(bot.sql("SELECT member_id, answer FROM call_answers"))
+    answers = await bot.state.call_answers()
     assert answers[2006] == "yes" and answers[2007] == "waiting" and answers[2004] == "no"
     summary = await coord.receive(contains="pas cette fois : 1 · liste d'attente : 1")
     assert "Je viens : 3/3" in summary.text
@@ -134,7 +133,7 @@ async def test_call_reaches_active_members_and_answers_are_tracked(server, make_
     link = await user(2008).receive(contains="t.me/essaim_test_bot?start=r-seed2008")
     assert "Transférez" in link.text
     await onboard(server, 2100, "Zoé", start_arg="r-seed2008")  # joins through the link
-    assert bot.sql("SELECT referred_by FROM members WHERE telegram_id = 2100")[0][0] == 2008
+    assert (await bot.state.member(2100)).referred_by == 2008
 
     # /appels: the volunteers with their names and usernames
     await coord.send("/appels")
@@ -149,7 +148,7 @@ async def test_call_reaches_active_members_and_answers_are_tracked(server, make_
     closed = await user(2009).press("Je viens")
     assert "clos" in closed.text and closed.show_alert
     assert "clos" in (await user(2003).press("Pas cette fois")).text
-    assert dict(bot.sql("SELECT member_id, answer FROM call_answers"))[2003] == "yes"
+    assert (await bot.state.call_answers())[2003] == "yes"
 
 
 def test_parse_when_formats():
@@ -213,14 +212,14 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
         assert refused.show_alert and "réservée aux coordinateurs" in refused.text
     refused = await carol.press_data("call:1:go")
     assert "réservée" in refused.text
-    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"
+    assert (await bot.state.only_call()).status == "complete"
     # a forged answer to a call the member never received is stale
     await seed_members(bot, [3004])
     server.add_users([3004])
     outsider = server.user(3004)
     stale = await outsider.press_data("call:1:a:1:y", message_id=1)
     assert "plus valable" in stale.text
-    assert len(bot.sql("SELECT * FROM call_answers")) == 3
+    assert len(await bot.state.call_answers()) == 3
 
     await coord.send("/appels")
     listing = await coord.receive(contains="Vos appels")
@@ -234,7 +233,7 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     await coord.press("Annuler l'appel")  # asks first: nothing changes yet
     confirm = await coord.receive(contains="On ne peut pas revenir en arrière")
     assert "attendent une place : 2" in confirm.text
-    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"
+    assert (await bot.state.only_call()).status == "complete"
     assert confirm.all_buttons == ["Oui, annuler l'appel", "Retour"]
     done = await coord.press("Oui, annuler l'appel")
     assert "prévenus" in done.text
@@ -242,14 +241,11 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     await bot.drain()
     assert "annulé" in (await alice.receive(contains="❌")).text
     assert "annulé" in (await bob.receive(contains="❌")).text  # waiting list told too
-    notices = bot.sql("SELECT chat_id FROM deliveries WHERE kind = 'call_notice' ORDER BY 1")
-    assert [r[0] for r in notices] == [3001, 3002]  # not Carol, who said no
+    notices = sorted(d.chat_id for d in await bot.state.deliveries_of("call_notice"))
+    assert notices == [3001, 3002]  # not Carol, who said no
     late = await carol.press("Je viens")
     assert "annulé" in late.text
-    assert (
-        bot.sql("SELECT action FROM audit_log WHERE action LIKE 'call.%' ORDER BY id")[-1][0]
-        == "call.cancelled"
-    )
+    assert (await bot.state.audit_actions("call."))[-1] == "call.cancelled"
 
 
 async def test_scheduled_call_fires_after_restart_when_its_time_comes(server, make_bot, clock):
@@ -268,7 +264,7 @@ async def test_scheduled_call_fires_after_restart_when_its_time_comes(server, ma
     assert "avant la date limite" in (await coord.receive()).text
     await coord.send("demain 9h")
     await coord.receive(contains="programmé pour le 03/03/2026 09:00")
-    assert bot.sql("SELECT status FROM calls")[0][0] == "scheduled"
+    assert (await bot.state.only_call()).status == "scheduled"
 
     await bot.restart()
     bot.services.calls.summary_edit_seconds = 0.0
@@ -276,7 +272,7 @@ async def test_scheduled_call_fires_after_restart_when_its_time_comes(server, ma
     assert server.stats.missing(range(4000, 4010)) == set(range(4000, 4010))
     clock.advance(timedelta(hours=21, minutes=59))  # 08:59 Paris: not yet
     await bot.tick()
-    assert bot.sql("SELECT status FROM calls")[0][0] == "scheduled"
+    assert (await bot.state.only_call()).status == "scheduled"
     clock.advance(timedelta(minutes=1))
     await bot.tick()
     assert server.stats.missing(range(4000, 4010)) == set()
@@ -284,8 +280,8 @@ async def test_scheduled_call_fires_after_restart_when_its_time_comes(server, ma
     assert set(order[:5]) == set(range(4000, 4005))  # ambassadors first
     await coord.receive(contains="Envoyés : 10")
     await bot.tick()
-    assert bot.sql("SELECT status FROM calls")[0][0] == "open"
-    assert len(bot.sql("SELECT * FROM deliveries WHERE kind = 'call'")) == 10
+    assert (await bot.state.only_call()).status == "open"
+    assert len(await bot.state.deliveries_of("call")) == 10
 
 
 async def test_volunteers_get_reminders_in_the_day_window(server, make_bot, clock):
@@ -302,8 +298,8 @@ async def test_volunteers_get_reminders_in_the_day_window(server, make_bot, cloc
     await bob.receive(contains="Appel à l'aide")
     await alice.press("Je viens")
     await bob.press("Pas cette fois")
-    due = [r[0] for r in bot.sql("SELECT due_at FROM call_reminders ORDER BY due_at")]
-    assert due == ["2026-03-04T08:00:00.000000Z", "2026-03-04T19:00:00.000000Z"]
+    due = [d for d, _ in await bot.state.calls.reminders((await bot.state.only_call()).id)]
+    assert due == [datetime(2026, 3, 4, 8, 0, tzinfo=UTC), datetime(2026, 3, 4, 19, 0, tzinfo=UTC)]
     clock.set(datetime(2026, 3, 4, 7, 59, tzinfo=UTC))
     await bot.tick()
     assert not [m for m in alice.messages if "Rappel" in m.content]
@@ -369,9 +365,12 @@ async def test_draft_survives_restart_and_bad_inputs_get_clear_answers(server, m
     await bot.drain()
     got = await alice.receive(contains="Collecte")
     assert got.photo == preview.photo and got.buttons[0] == ["Je viens", "Pas cette fois"]
-    call = bot.sql("SELECT deadline_at, event_at FROM calls")[0]
-    assert tuple(call) == ("2026-03-02T17:00:00.000000Z", "2026-03-03T17:00:00.000000Z")
-    assert bot.sql("SELECT * FROM conversations") == []
+    call = (await bot.state.calls.all())[0]
+    assert (call.deadline_at, call.event_at) == (
+        datetime(2026, 3, 2, 17, 0, tzinfo=UTC),
+        datetime(2026, 3, 3, 17, 0, tzinfo=UTC),
+    )
+    assert await bot.state.conversations.all() == []
 
 
 async def test_a_call_is_queued_entirely_or_not_at_all(server, make_bot):
@@ -390,13 +389,13 @@ async def test_a_call_is_queued_entirely_or_not_at_all(server, make_bot):
         pass
     else:
         raise AssertionError("publish should have failed")
-    assert bot.sql("SELECT COUNT(*) FROM calls")[0][0] == 0
-    assert bot.sql("SELECT COUNT(*) FROM deliveries")[0][0] == 0
+    assert await bot.state.calls.all() == []
+    assert await bot.state.deliveries_of() == []
     del service.repo.add_reminders
     call = await service.publish(new_call())
     assert call.recipients == 100
     await bot.drain()
-    assert bot.sql("SELECT COUNT(*) FROM deliveries WHERE kind = 'call'")[0][0] == 100
+    assert len(await bot.state.deliveries_of("call")) == 100
 
 
 async def test_summary_edits_are_throttled(server, make_bot):
@@ -425,7 +424,7 @@ async def test_a_stale_draft_asks_for_a_new_deadline(server, make_bot, clock):
     await coord.press("Envoyer maintenant")
     ask = await coord.receive(contains="déjà passée")
     assert "Jusqu'à quand" in ask.text
-    assert bot.sql("SELECT COUNT(*) FROM calls")[0][0] == 0
+    assert await bot.state.calls.all() == []
     await coord.send("05/03 14h")  # still before the event (14:30)
     await coord.receive(contains="Quels territoires")
 
@@ -460,7 +459,7 @@ async def test_closing_a_call_stops_answers(server, make_bot):
     assert "bien attendu" in told.text and "Mairie de Blaye" in told.text
     assert "clos" in (await bob.press("Je viens")).text
     assert "clos" in (await alice.press("Pas cette fois")).text
-    assert dict(bot.sql("SELECT member_id, answer FROM call_answers")) == {3001: "yes", 3003: "no"}
+    assert await bot.state.call_answers() == {3001: "yes", 3003: "no"}
     again = await coord.press_data("call:1:cl:1", message_id=screen.message_id)
     assert "plus valable" in again.text  # already closed: stale, nothing changes
     await coord.press("Retour")
@@ -479,19 +478,19 @@ async def test_the_deadline_closes_the_call_and_tells_the_waiting_list(server, m
     await alice.press("Je viens")
     await bob.press("Je viens")  # waiting list
     await bot.tick()
-    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"  # deadline not reached
+    assert (await bot.state.only_call()).status == "complete"  # deadline not reached
 
     clock.set(datetime(2026, 3, 5, 11, 31, tzinfo=UTC))  # 12:31 Paris: past the deadline
     await bot.tick()
     await bot.drain()
-    assert bot.sql("SELECT status FROM calls")[0][0] == "closed"
+    assert (await bot.state.only_call()).status == "closed"
     told = await bob.receive(contains="est clos")
     assert "pas besoin de vous" in told.text
     assert not [m for m in alice.messages if "est clos" in m.content]  # she still comes
     await bot.tick()  # a second sweep tells nobody twice
     await bot.drain()
-    notices = bot.sql("SELECT chat_id FROM deliveries WHERE kind = 'call_notice'")
-    assert [r[0] for r in notices] == [3002]
+    notices = await bot.state.deliveries_of("call_notice")
+    assert [d.chat_id for d in notices] == [3002]
     await coord.send("/appels")
     listing = await coord.receive(contains="Vos appels")
     assert "clos" in listing.text
@@ -505,4 +504,4 @@ async def test_the_deadline_closes_the_call_and_tells_the_waiting_list(server, m
     await coord.press("Oui, annuler l'appel")
     await bot.drain()
     assert "annulé" in (await alice.receive(contains="❌")).text
-    assert bot.sql("SELECT status FROM calls")[0][0] == "cancelled"
+    assert (await bot.state.only_call()).status == "cancelled"

@@ -32,11 +32,11 @@ async def test_a_storm_of_presses_fills_the_call_exactly_and_queues_the_rest(ser
 
     told_yes = {m for m, a in zip(members, answers, strict=True) if "vous venez" in a.text}
     told_waiting = {m for m, a in zip(members, answers, strict=True) if "attente" in a.text}
-    stored = dict(bot.sql("SELECT member_id, answer FROM call_answers"))
+    stored = await bot.state.call_answers()
     assert len(told_yes) == 5 and len(told_waiting) == 35
     assert {m for m, a in stored.items() if a == "yes"} == told_yes
     assert {m for m, a in stored.items() if a == "waiting"} == told_waiting
-    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"
+    assert (await bot.state.only_call()).status == "complete"
     # 40 presses at once were decided in fewer transactions than presses.
     assert 1 <= bot.services.calls.answers.batches - before < len(members)
 
@@ -49,7 +49,7 @@ async def test_a_storm_of_presses_fills_the_call_exactly_and_queues_the_rest(ser
         server.user(staying).press("Je viens"),
     )
     await bot.drain()
-    stored = dict(bot.sql("SELECT member_id, answer FROM call_answers"))
+    stored = await bot.state.call_answers()
     yes = {m for m, a in stored.items() if a == "yes"}
     assert len(yes) == 5 and staying in yes and not yes & set(leaving)
     # The first two on the waiting list (same press time on the test clock: by member id)
@@ -59,7 +59,7 @@ async def test_a_storm_of_presses_fills_the_call_exactly_and_queues_the_rest(ser
     for m in first_waiting:
         await server.user(m).receive(contains="place s'est libérée")
     assert sum(a == "waiting" for a in stored.values()) == 33
-    assert bot.sql("SELECT status FROM calls")[0][0] == "complete"
+    assert (await bot.state.only_call()).status == "complete"
 
 
 async def test_a_failing_press_fails_alone_and_the_others_are_decided():

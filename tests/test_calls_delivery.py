@@ -7,15 +7,19 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.app import build_services
 from bot.clock import FakeClock
 from bot.dispatcher import FLUSH_EVERY
 from storage.calls import NewCall
 from storage.db import open_database
+from storage.outbox import OutboxRepository
 from tests.conftest import COORDINATOR_ID, TOKEN, make_settings
 from tests.helpers import seed_members
 
@@ -51,10 +55,10 @@ async def test_429_retry_after_is_obeyed_and_everyone_gets_the_call(server, make
     assert server.stats.too_many_requests > 0
     assert server.stats.missing(ids) == set()
     assert server.stats.duplicates() == {}
-    rows = bot.sql("SELECT status, COUNT(*) FROM deliveries WHERE kind = 'call' GROUP BY 1")
-    assert {r[0]: r[1] for r in rows} == {"sent": 25, "blocked": 1}
-    assert bot.sql("SELECT status FROM members WHERE telegram_id = 5099")[0][0] == "blocked"
-    assert bot.sql("SELECT attempts FROM deliveries WHERE chat_id = 5099")[0][0] == 1
+    calls = await bot.state.deliveries_of("call")
+    assert Counter(d.status for d in calls) == {"sent": 25, "blocked": 1}
+    assert (await bot.state.member(5099)).status == "blocked"
+    assert next(d.attempts for d in await bot.state.deliveries_of() if d.chat_id == 5099) == 1
 
 
 async def test_server_errors_are_retried_with_backoff(server, make_bot, clock):
@@ -66,17 +70,17 @@ async def test_server_errors_are_retried_with_backoff(server, make_bot, clock):
     server.configure(error_rate_5xx=0.3)
     await bot.services.calls.publish(new_call())
     await bot.drain()
-    retried = bot.sql("SELECT COUNT(*) FROM deliveries WHERE status = 'queued'")[0][0]
+    retried = sum(d.status == "queued" for d in await bot.state.deliveries_of())
     assert retried > 0  # waiting for their backoff on the injected clock
     for _ in range(12):
         clock.advance(timedelta(minutes=5))
         await bot.tick()
     assert server.stats.server_errors > 0
     assert server.stats.missing(ids) == set()
-    rows = bot.sql("SELECT status, MAX(attempts) FROM deliveries WHERE kind = 'call'")
-    assert rows[0][0] == "sent" and rows[0][1] > 1
-    assert bot.sql("SELECT COUNT(*) FROM deliveries WHERE status != 'sent'")[0][0] == 0
-    assert bot.sql("SELECT COUNT(*) FROM members WHERE status = 'blocked'")[0][0] == 0
+    most_tried = max(await bot.state.deliveries_of("call"), key=lambda d: d.attempts)
+    assert most_tried.status == "sent" and most_tried.attempts > 1
+    assert [d for d in await bot.state.deliveries_of() if d.status != "sent"] == []
+    assert [m for m in await bot.state.members.all() if m.status == "blocked"] == []
 
 
 async def test_attempts_are_bounded_and_failures_are_counted(server, make_bot, clock):
@@ -92,15 +96,13 @@ async def test_attempts_are_bounded_and_failures_are_counted(server, make_bot, c
     await coord.receive(contains="Envoyés : 5")
     server.configure(error_rate_5xx=1.0)
     await bot.services.calls.remind(1, COORDINATOR_ID)  # nobody said yes: nothing queued
-    assert bot.sql("SELECT COUNT(*) FROM deliveries WHERE kind = 'call_reminder'")[0][0] == 0
+    assert await bot.state.deliveries_of("call_reminder") == []
     call2 = await bot.services.calls.publish(new_call())
     await bot.drain()
     clock.advance(timedelta(minutes=5))
     await bot.tick()
-    rows = bot.sql(
-        "SELECT status, attempts FROM deliveries WHERE kind = 'call' AND ref_id = ?", (call2.id,)
-    )
-    assert {tuple(r) for r in rows} == {("failed", 2)}
+    rows = [d for d in await bot.state.deliveries_of("call") if d.ref_id == call2.id]
+    assert {(d.status, d.attempts) for d in rows} == {("failed", 2)}
     detail = await bot.services.calls.detail(call2.id, COORDINATOR_ID)
     assert detail is not None
     assert (detail.counts.failed, detail.counts.sent, detail.counts.blocked) == (5, 0, 0)
@@ -137,6 +139,7 @@ def start_worker(server: Any, db_path: Path, log_path: Path) -> subprocess.Popen
         )
 
 
+@pytest.mark.sqlite_only  # the worker process is given the SQLite file, and polled through it
 async def test_kill_9_mid_call_resumes_without_skipping_anyone(server, tmp_path):
     recipients = range(6000, 7000)
     server.add_users(recipients)
@@ -172,14 +175,10 @@ async def test_kill_9_mid_call_resumes_without_skipping_anyone(server, tmp_path)
     print(f"kill -9 after {at_kill} deliveries: {extra} duplicate(s), bound {bound}")
     db = await open_database(settings.database.path)
     try:
-        rows = await db.fetch_all(
-            "SELECT status, COUNT(*) AS n FROM deliveries WHERE kind = 'call' AND ref_id = ? "
-            "GROUP BY status",
-            (call.id,),
-        )
+        counts = await OutboxRepository(db).counts("call", call.id)
     finally:
         await db.close()
-    assert {r["status"]: r["n"] for r in rows} == {"sent": len(recipients)}
+    assert counts == {"sent": len(recipients)}
 
 
 def _sent(path: Path) -> int:

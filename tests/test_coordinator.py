@@ -66,8 +66,8 @@ async def test_export_csvs_parse_back_with_accents_and_commas(server, bot):
     assert zoe[4] == "Culture, Solidarité"
     assert zoe[10].startswith("2026-")
     await coord.receive(contains="Export terminé")
-    audit = bot.sql("SELECT actor_id, action FROM audit_log WHERE action = 'export'")
-    assert [tuple(r) for r in audit] == [(COORDINATOR_ID, "export")]
+    audit = [e for e in await bot.state.audit_entries() if e.action == "export"]
+    assert [(e.actor_id, e.action) for e in audit] == [(COORDINATOR_ID, "export")]
 
 
 async def test_non_coordinators_get_neither(server, bot):
@@ -77,7 +77,7 @@ async def test_non_coordinators_get_neither(server, bot):
     await citizen.send("/export")
     assert "réservée aux coordinateurs" in (await citizen.receive()).text
     assert not any(m.document or m.photo for m in citizen.messages)
-    assert bot.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'export'")[0][0] == 0
+    assert "export" not in await bot.state.audit_actions()
 
 
 async def test_stats_and_export_cover_initiatives_and_pairs(server, bot):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -53,9 +55,9 @@ async def test_full_proposal_with_limits_and_wrong_inputs(server, bot):
     await alice.send("T" * 81)
     refused = await alice.receive(contains="entre 1 et 80")
     assert "<code>" + "T" * 81 + "</code>" in refused.html  # shown back to shorten it
-    draft = bot.sql("SELECT flow, step, data FROM conversations WHERE member_id = 1001")[0]
-    assert draft["flow"] == "proposal" and draft["step"] == "title"
-    assert "T" * 81 in draft["data"]  # kept in the draft as well
+    [draft] = [c for c in await bot.state.conversations.all() if c.member_id == 1001]
+    assert draft.flow == "proposal" and draft.step == "title"
+    assert "T" * 81 in json.dumps(draft.data)  # kept in the draft as well
     await alice.send_photo(caption="mon projet")
     assert "pas une photo" in (await alice.receive()).text
     await alice.send_sticker()
@@ -86,7 +88,7 @@ async def test_full_proposal_with_limits_and_wrong_inputs(server, bot):
     assert "&lt;b&gt;Jardin&lt;/b&gt; &amp; potager" in preview.html  # escaped, not bold
     assert "un lieu, un savoir-faire" in preview.text
     assert "Autre / hors territoire" in preview.text
-    assert bot.sql("SELECT * FROM initiatives") == []
+    assert await bot.state.initiatives.all() == []
 
     await alice.press("✏️ Titre")
     await alice.receive(contains="titre de votre initiative")
@@ -99,11 +101,11 @@ async def test_full_proposal_with_limits_and_wrong_inputs(server, bot):
     await alice.press("📨 Envoyer")
     await alice.receive(contains="Merci ! Votre proposition est envoyée")
 
-    row = bot.sql("SELECT * FROM initiatives")[0]
-    assert row["title"] == "Potager solidaire" and row["theme"] == "Environnement"
-    assert row["territory"] == "autre" and row["needs"] == '["place", "knowhow"]'
-    assert row["status"] == "pending" and row["author_id"] == 1001
-    assert bot.sql("SELECT * FROM conversations WHERE member_id = 1001") == []
+    row = (await bot.state.initiatives.all())[0]
+    assert row.title == "Potager solidaire" and row.theme == "Environnement"
+    assert row.territory == "autre" and row.needs == ["place", "knowhow"]
+    assert row.status == "pending" and row.author_id == 1001
+    assert [c for c in await bot.state.conversations.all() if c.member_id == 1001] == []
 
     notice = await coco.receive(contains="Nouvelle proposition")
     assert "Potager solidaire" in notice.text
@@ -137,8 +139,8 @@ async def test_draft_survives_a_restart(server, bot):
     assert "Repair café" in preview.text and "Réparer ensemble" in preview.text
     await alice.press("📨 Envoyer")
     await alice.receive(contains="Merci")
-    row = bot.sql("SELECT title, theme, territory FROM initiatives")[0]
-    assert tuple(row) == ("Repair café", "Solidarité", "Cenon")
+    row = (await bot.state.initiatives.all())[0]
+    assert (row.title, row.theme, row.territory) == ("Repair café", "Solidarité", "Cenon")
 
 
 async def test_at_most_three_pending_proposals(server, bot):
@@ -148,8 +150,8 @@ async def test_at_most_three_pending_proposals(server, bot):
     await alice.send("/proposer")
     refused = await alice.receive(contains="déjà 3 propositions")
     assert "/mesinitiatives" in refused.text
-    assert bot.sql("SELECT COUNT(*) FROM initiatives")[0][0] == 3
-    assert bot.sql("SELECT * FROM conversations WHERE member_id = 1001") == []
+    assert len(await bot.state.initiatives.all()) == 3
+    assert [c for c in await bot.state.conversations.all() if c.member_id == 1001] == []
 
 
 async def test_limit_is_checked_again_at_submit(server, bot):
@@ -161,12 +163,15 @@ async def test_limit_is_checked_again_at_submit(server, bot):
     await alice.receive(contains="titre")
     await alice.send("Troisième")
     await alice.receive(contains="Décrivez")
-    async with bot.services.db.transaction():
-        await bot.services.db.execute(
-            "INSERT INTO initiatives (author_id, title, description, theme, territory, "
-            "submitted_at, created_at) VALUES (1001, 'x', 'y', 'Culture', 'Blaye', "
-            "'2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')"
-        )
+    await bot.state.initiatives.create(
+        author_id=1001,
+        title="x",
+        description="y",
+        theme="Culture",
+        territory="Blaye",
+        needs=[],
+        now=datetime(2026, 1, 1, tzinfo=UTC),
+    )
     await alice.send("Texte")
     await alice.receive(contains="thème")
     await alice.press("Culture")
@@ -175,7 +180,7 @@ async def test_limit_is_checked_again_at_submit(server, bot):
     await alice.press("Valider")
     await alice.press("📨 Envoyer")
     await alice.receive(contains="déjà 3 propositions")
-    assert bot.sql("SELECT COUNT(*) FROM initiatives")[0][0] == 3
+    assert len(await bot.state.initiatives.all()) == 3
 
 
 async def test_publish_changes_and_decline_tell_the_author(server, bot):
@@ -187,8 +192,8 @@ async def test_publish_changes_and_decline_tell_the_author(server, bot):
     await coco.receive(contains="est publiée")
     told = await alice.receive(contains="Bonne nouvelle")
     assert "Jardin partagé" in told.text
-    row = bot.sql("SELECT status, stage, moderator_id FROM initiatives")[0]
-    assert tuple(row) == ("published", "emergence", COORDINATOR_ID)
+    row = (await bot.state.initiatives.all())[0]
+    assert (row.status, row.stage, row.moderator_id) == ("published", "emergence", COORDINATOR_ID)
 
     await propose(alice, title="Fête des voisins")
     await coco.send("/propositions")
@@ -216,9 +221,9 @@ async def test_publish_changes_and_decline_tell_the_author(server, bot):
     await alice.receive(contains="Aperçu")
     await alice.press("📨 Envoyer")
     await alice.receive(contains="Merci")
-    rows = bot.sql("SELECT id, status, description FROM initiatives ORDER BY id")
-    assert [r["status"] for r in rows] == ["published", "pending"]
-    assert rows[1]["description"] == "Le 21 juin, square Victor-Hugo."
+    rows = await bot.state.initiatives.all()
+    assert [r.status for r in rows] == ["published", "pending"]
+    assert rows[1].description == "Le 21 juin, square Victor-Hugo."
 
     await coco.send("/propositions")
     queue = await coco.receive(contains="Proposition 1 sur 1")
@@ -231,10 +236,9 @@ async def test_publish_changes_and_decline_tell_the_author(server, bot):
     await coco.receive(contains="est refusée")
     declined = await alice.receive(contains="n'a pas été retenue")
     assert "Une fête privée" in declined.text
-    assert bot.sql("SELECT status FROM initiatives WHERE id = ?", (rows[1]["id"],))[0][0] == (
-        "declined"
-    )
-    actions = [r["action"] for r in bot.sql("SELECT action FROM audit_log ORDER BY id")]
+    declined_row = await bot.state.initiatives.get(rows[1].id)
+    assert declined_row is not None and declined_row.status == "declined"
+    actions = await bot.state.audit_actions()
     assert actions[-3:] == ["initiative.published", "initiative.changes", "initiative.declined"]
     await alice.send("/mesinitiatives")
     mine = await alice.receive(contains="Vos propositions")
@@ -255,9 +259,9 @@ async def test_two_coordinators_race_first_one_wins(server, make_bot):
     )
     already = [a for a in answers if a.text and "déjà été traitée" in a.text]
     assert len(already) == 1 and already[0].show_alert
-    assert bot.sql("SELECT status FROM initiatives")[0][0] == "published"
-    audit = bot.sql("SELECT actor_id FROM audit_log WHERE action = 'initiative.published'")
-    assert len(audit) == 1
+    assert (await bot.state.only_initiative()).status == "published"
+    audit = await bot.state.audit_actions("initiative.published")
+    assert audit == ["initiative.published"]
     await bot.drain()
     told = [m for m in alice.messages if "Bonne nouvelle" in m.text]
     assert len(told) == 1
@@ -275,14 +279,14 @@ async def test_two_coordinators_race_first_one_wins(server, make_bot):
     await asyncio.gather(first.send("Ajoutez une date."), second.send("Hors sujet."))
     replies = [await first.receive(), await second.receive()]
     assert sum("déjà été traitée" in r.text for r in replies) == 1
-    row = bot.sql("SELECT status, moderation_message FROM initiatives WHERE title = 'Deuxième'")
-    assert tuple(row[0]) in (("changes", "Ajoutez une date."), ("declined", "Hors sujet."))
-    decisions = bot.sql(
-        "SELECT COUNT(*) FROM audit_log WHERE action IN ('initiative.changes', "
-        "'initiative.declined')"
+    [row] = [i for i in await bot.state.initiatives.all() if i.title == "Deuxième"]
+    assert (row.status, row.moderation_message) in (
+        ("changes", "Ajoutez une date."),
+        ("declined", "Hors sujet."),
     )
-    assert decisions[0][0] == 1
-    assert bot.sql("SELECT * FROM conversations") == []
+    decisions = await bot.state.audit_actions("initiative.")
+    assert sum(a in ("initiative.changes", "initiative.declined") for a in decisions) == 1
+    assert await bot.state.conversations.all() == []
 
 
 async def test_forged_moderation_button_is_refused(server, bot):
@@ -290,7 +294,7 @@ async def test_forged_moderation_button_is_refused(server, bot):
     alice = await onboard(server, 1001, "Alice")
     mallory = await onboard(server, 1002, "Mallory")
     await propose(alice)
-    initiative_id = bot.sql("SELECT id FROM initiatives")[0][0]
+    initiative_id = (await bot.state.only_initiative()).id
     for action in ("pub", "chg", "dec"):
         answer = await mallory.press_data(f"ini:1:{action}:{initiative_id}")
         assert answer.show_alert and "réservée aux coordinateurs" in answer.text
@@ -298,9 +302,9 @@ async def test_forged_moderation_button_is_refused(server, bot):
     assert answer.show_alert
     await mallory.send("/propositions")
     assert "réservée aux coordinateurs" in (await mallory.receive()).text
-    assert bot.sql("SELECT status FROM initiatives")[0][0] == "pending"
-    assert bot.sql("SELECT * FROM audit_log WHERE action LIKE 'initiative.%'") == []
-    assert bot.sql("SELECT * FROM conversations WHERE member_id = 1002") == []
+    assert (await bot.state.only_initiative()).status == "pending"
+    assert await bot.state.audit_entries("initiative.") == []
+    assert [c for c in await bot.state.conversations.all() if c.member_id == 1002] == []
 
 
 async def test_author_hears_in_their_language_and_coordinator_can_cancel(server, bot):
@@ -324,8 +328,8 @@ async def test_author_hears_in_their_language_and_coordinator_can_cancel(server,
     await coco.receive(contains="La raison est obligatoire")
     await coco.press("Annuler")
     assert "annulé" in coco.last.text
-    assert bot.sql("SELECT status FROM initiatives")[0][0] == "pending"
-    assert bot.sql("SELECT * FROM conversations") == []
+    assert (await bot.state.only_initiative()).status == "pending"
+    assert await bot.state.conversations.all() == []
 
     await coco.press("❌ Refuser", message=notice)
     await coco.receive(contains="La raison est obligatoire")
@@ -337,6 +341,6 @@ async def test_author_hears_in_their_language_and_coordinator_can_cancel(server,
     await emma.send("/mesinitiatives")
     mine = await emma.receive(contains="Your proposals")
     assert "declined" in mine.text and "Reason: Already run by the library." in mine.text
-    audit = bot.sql("SELECT actor_id, subject, details FROM audit_log WHERE action LIKE 'ini%'")
-    assert [tuple(r)[:2] for r in audit] == [(COORDINATOR_ID, "1")]
-    assert "Already run by the library." in audit[0]["details"]
+    audit = await bot.state.audit_entries("ini")
+    assert [(e.actor_id, e.subject) for e in audit] == [(COORDINATOR_ID, "1")]
+    assert "Already run by the library." in json.dumps(audit[0].details, ensure_ascii=False)

@@ -114,8 +114,8 @@ async def test_support_toggles_and_one_digest_for_many(server, bot):
     await bob.press("Je veux participer")
     await bob.press_data(f"ini:1:sup:{initiative_id}")  # a stale double tap: toggles, no dupes
     await bob.press("Je soutiens")
-    rows = bot.sql("SELECT member_id, kind FROM initiative_supports ORDER BY kind")
-    assert [tuple(r) for r in rows] == [(1002, "participate"), (1002, "support")]
+    rows = await bot.state.initiatives.supports()
+    assert [(m, kind) for _, m, kind in rows] == [(1002, "participate"), (1002, "support")]
 
     await seed_members(bot, [3001, 3002, 3003])
     for member_id in (3001, 3002, 3003):
@@ -142,8 +142,7 @@ async def test_support_toggles_and_one_digest_for_many(server, bot):
     assert len(digests) == 2
     assert "0 nouveau(x) soutien(s) et 2 nouvelle(s) personne(s)" in digests[1].text
     await bot.tick()
-    kinds = bot.sql("SELECT COUNT(*) FROM deliveries WHERE kind = 'initiative.digest'")
-    assert kinds[0][0] == 2
+    assert len(await bot.state.deliveries_of("initiative.digest")) == 2
 
 
 async def test_new_proposals_are_batched_for_coordinators(server, bot):
@@ -155,14 +154,14 @@ async def test_new_proposals_are_batched_for_coordinators(server, bot):
     await propose(bob, title="Deuxième")
     await propose(alice, title="Troisième")
     await bot.tick()
-    notices = "SELECT COUNT(*) FROM deliveries WHERE kind = 'initiative.moderation'"
-    assert bot.sql(notices)[0][0] == 1
+    notices = "initiative.moderation"
+    assert len(await bot.state.deliveries_of(notices)) == 1
     bot.clock.advance(timedelta(minutes=5))
     await bot.tick()
     digest = await coco.receive(contains="2 nouvelles propositions")
     assert "Deuxième" in digest.text and "Troisième" in digest.text
     await bot.tick()
-    assert bot.sql(notices)[0][0] == 2
+    assert len(await bot.state.deliveries_of(notices)) == 2
     await coco.press("Voir la file", message=digest)
     queue = coco.last
     assert "Proposition 1 sur 3" in queue.text and "Première" in queue.text  # oldest first
@@ -194,7 +193,7 @@ async def test_stages_are_told_and_consolidation_offers_a_gardener(server, bot):
     proposal = await coco.receive(contains="propose de passer à l'étape")
     forged = await bob.press_data(f"ini:1:stg:{initiative_id}:consolidation")
     assert forged.show_alert and "réservée aux coordinateurs" in forged.text
-    assert bot.sql("SELECT stage FROM initiatives")[0][0] == "emergence"
+    assert (await bot.state.only_initiative()).stage == "emergence"
     await coco.press("✅ Confirmer l'étape", message=proposal)
     assert "Étape : consolidation" in coco.last.text
 
@@ -203,18 +202,18 @@ async def test_stages_are_told_and_consolidation_offers_a_gardener(server, bot):
     assert "consolidation" in (await bob.receive(contains="vous participez")).text
     await bot.drain()
     assert not [m for m in carol.messages if "étape" in m.text]  # supporters are not told
-    assert bot.sql("SELECT proposed_stage FROM initiatives")[0][0] is None
+    assert (await bot.state.only_initiative()).proposed_stage is None
 
     await alice.press("Yes, I'd like a gardener", message=told)
     assert "citizen gardener" in alice.last.text
-    assert bot.sql("SELECT is_citizen_gardener FROM members WHERE telegram_id = 1001")[0][0] == 1
-    requests = bot.sql("SELECT member_id, initiative_id FROM gardener_requests")
-    assert [tuple(r) for r in requests] == [(1001, initiative_id)]
+    assert (await bot.state.member(1001)).is_citizen_gardener is True
+    requests = await bot.state.initiatives.gardener_requests()
+    assert requests == [(1001, initiative_id)]
     again = await alice.press_data(f"ini:1:gy:{initiative_id}", message_id=told.message_id)
     assert again.text is None or "plus valable" not in again.text
-    assert len(bot.sql("SELECT * FROM gardener_requests")) == 1
+    assert len(await bot.state.initiatives.gardener_requests()) == 1
     await bob.press_data(f"ini:1:gy:{initiative_id}")  # not the author
-    assert bot.sql("SELECT COUNT(*) FROM gardener_requests")[0][0] == 1
+    assert len(await bot.state.initiatives.gardener_requests()) == 1
 
     # A coordinator moves it on directly from the initiative's screen.
     await coco.send("/initiatives")
@@ -233,20 +232,16 @@ async def test_stages_are_told_and_consolidation_offers_a_gardener(server, bot):
     refusal = await coco.receive(contains="abandonnée")
     await coco.press("Pas maintenant", message=refusal)
     await alice.receive(contains="prefers not to move")
-    assert bot.sql("SELECT stage, proposed_stage FROM initiatives")[0][:] == (
-        "concretisation",
-        None,
-    )
+    row = await bot.state.only_initiative()
+    assert (row.stage, row.proposed_stage) == ("concretisation", None)
 
     await coco.press("➡️ Passer à : réalisée")  # on the coordinator's last screen
     await alice.receive(contains="moves to the stage done")
     await bob.receive(contains="réalisée")
     final = coco.last
     assert not [row for row in final.buttons if "Passer à" in row[0]]
-    actions = bot.sql(
-        "SELECT action, details FROM audit_log WHERE action LIKE 'initiative.stage%' ORDER BY id"
-    )
-    assert [r["action"] for r in actions] == [
+    actions = await bot.state.audit_actions("initiative.stage")
+    assert actions == [
         "initiative.stage",
         "initiative.stage",
         "initiative.stage_refused",
@@ -274,5 +269,5 @@ async def test_abandoned_initiative_is_told_and_leaves_the_list(server, bot):
     assert "Aucune initiative publiée" in (await bob.receive(contains="Initiatives")).text
     answer = await bob.press_data(f"ini:1:par:{initiative_id}")
     assert answer.show_alert and "terminée" in answer.text
-    assert bot.sql("SELECT COUNT(*) FROM initiative_supports")[0][0] == 1
-    assert bot.sql("SELECT stage FROM initiatives")[0][0] == "abandonnee"
+    assert len(await bot.state.initiatives.supports()) == 1
+    assert (await bot.state.only_initiative()).stage == "abandonnee"

@@ -22,8 +22,7 @@ async def test_consolidation_gardener_is_paired_with_the_initiative_named(server
     done = await services.pairs.confirm_match(1001, 2001, by=COORDINATOR_ID)
     await bot.drain()
     assert done.pair_id is not None
-    row = bot.sql("SELECT initiative_id FROM pairs WHERE id = ?", (done.pair_id,))
-    assert row[0][0] == initiative_id
+    assert (await bot.state.pair(done.pair_id)).initiative_id == initiative_id
     for user in (alice, tom):
         notice = await user.receive(contains="Votre binôme est formé")
         assert "Jardin partagé des Tilleuls" in notice.text

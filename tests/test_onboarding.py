@@ -14,7 +14,7 @@ async def test_full_onboarding_stores_every_answer(server, bot):
     await alice.send("/start")
     notice = await alice.receive()
     assert "SMICVAL" in notice.text and "dpo@example.org" in notice.text
-    assert bot.sql("SELECT * FROM members") == []
+    assert await bot.state.members.all() == []
 
     await alice.press("J'accepte")
     ask_name = await alice.receive(contains="prénom ou pseudo")
@@ -32,14 +32,13 @@ async def test_full_onboarding_stores_every_answer(server, bot):
     done = await alice.receive(contains="🎉")
     assert "Alice B." in done.text and "t.me/essaim_test_bot?start=r-" in done.text
 
-    row = bot.sql("SELECT * FROM members WHERE telegram_id = 1001")[0]
-    assert row["display_name"] == "Alice B."
-    assert row["territory"] == "Libourne"
-    assert row["is_ambassador"] == 1 and row["is_citizen_gardener"] == 0
-    assert row["onboarded_at"] is not None and row["consent_at"] is not None
-    themes_rows = bot.sql("SELECT theme FROM member_themes WHERE member_id = 1001 ORDER BY theme")
-    assert [r["theme"] for r in themes_rows] == ["Culture", "Solidarité"]
-    assert bot.sql("SELECT * FROM conversations") == []
+    row = await bot.state.member(1001)
+    assert row.display_name == "Alice B."
+    assert row.territory == "Libourne"
+    assert row.is_ambassador is True and row.is_citizen_gardener is False
+    assert row.onboarded_at is not None and row.consent_at is not None
+    assert row.themes == ["Culture", "Solidarité"]
+    assert await bot.state.conversations.all() == []
 
 
 async def test_refusal_stores_only_the_id(server, bot):
@@ -49,12 +48,13 @@ async def test_refusal_stores_only_the_id(server, bot):
     await bob.press("Non merci")
     refused = await bob.receive(contains="je n'enregistre rien")
     assert "/start" in refused.text
-    assert bot.sql("SELECT * FROM members") == []
-    refusals = bot.sql("SELECT * FROM consent_refusals")
-    assert refusals[0][0] == 1002
-    assert set(refusals[0].keys()) == {"telegram_id", "refused_at"}
+    assert await bot.state.members.all() == []
+    # What is stored is the subject here: the table's rows, whole, through the backend.
+    refusals = await bot.state.privacy.rows("consent_refusals")
+    assert refusals[0]["telegram_id"] == 1002
+    assert set(refusals[0]) == {"telegram_id", "refused_at"}
     # Nothing about Bob beyond his id anywhere in the database.
-    dump = "\n".join(str(tuple(r)) for r in bot.sql("SELECT * FROM audit_log"))
+    dump = "\n".join(str(tuple(r.values())) for r in await bot.state.privacy.rows("audit_log"))
     assert "Bob" not in dump and "bobby" not in dump
 
 
@@ -65,7 +65,7 @@ async def test_nothing_is_asked_before_consent(server, bot):
     await carol.send("Carol")
     answer = await carol.receive()
     assert "/start" in answer.text
-    assert bot.sql("SELECT * FROM members") == []
+    assert await bot.state.members.all() == []
 
 
 async def test_restart_in_the_middle_resumes(server, bot):
@@ -84,8 +84,8 @@ async def test_restart_in_the_middle_resumes(server, bot):
     await dan.receive(contains="Reprenons")
     themes = await dan.receive(contains="thèmes")
     assert any("Solidarité" in b for row in themes.buttons for b in row)
-    row = bot.sql("SELECT display_name, territory FROM members WHERE telegram_id = 1004")[0]
-    assert tuple(row) == ("Daniel", "Blaye")
+    row = await bot.state.member(1004)
+    assert (row.display_name, row.territory) == ("Daniel", "Blaye")
 
 
 async def test_bad_inputs_get_clear_answers_and_change_nothing(server, bot):
@@ -104,13 +104,13 @@ async def test_bad_inputs_get_clear_answers_and_change_nothing(server, bot):
     assert "pas une photo" in (await eve.receive()).text
     await eve.send_voice()
     assert "pas une photo" in (await eve.receive()).text
-    assert bot.sql("SELECT display_name FROM members")[0][0] == "Eve"
+    assert (await bot.state.members.all())[0].display_name == "Eve"
 
     await eve.send("<b>Eve</b> & co")
     territory = await eve.receive(contains="Où habitez-vous")
     await eve.send("Blaye")  # typed instead of pressing a button
     assert "utilisez les boutons" in (await eve.receive()).text
-    assert bot.sql("SELECT territory FROM members")[0][0] is None
+    assert (await bot.state.members.all())[0].territory is None
     await eve.press("Autre / hors territoire", message=territory)
     await eve.press("Valider")  # no theme ticked yet
     await eve.receive(contains="au moins une option")
@@ -120,12 +120,12 @@ async def test_bad_inputs_get_clear_answers_and_change_nothing(server, bot):
     await eve.press("Non")
     done = await eve.receive(contains="🎉")
     assert "&lt;b&gt;Eve&lt;/b&gt; &amp; co" in done.html  # member input is escaped
-    assert bot.sql("SELECT territory FROM members")[0][0] == "autre"
+    assert (await bot.state.members.all())[0].territory == "autre"
 
 
 async def test_forged_and_stale_buttons_change_nothing(server, bot):
     fred = await onboard(server, 1006, "Fred")
-    before = [tuple(r) for r in bot.sql("SELECT * FROM members")]
+    before = await bot.state.members.all()
     for data in (
         "ob:1:terr:1",
         "ob:1:terr:99",
@@ -136,12 +136,12 @@ async def test_forged_and_stale_buttons_change_nothing(server, bot):
     ):
         answer = await fred.press_data(data, message_id=fred.last.message_id)
         assert "plus valable" in answer.text
-    assert [tuple(r) for r in bot.sql("SELECT * FROM members")] == before
+    assert await bot.state.members.all() == before
 
 
 async def test_referral_is_counted_and_shown(server, bot):
     amb = await onboard(server, 1010, "Amina", ambassador=True)
-    code = bot.sql("SELECT referral_code FROM members WHERE telegram_id = 1010")[0][0]
+    code = (await bot.state.member(1010)).referral_code
     await onboard(server, 1011, "Jules", start_arg=f"r-{code}")
     await onboard(server, 1012, "Léa", start_arg=f"r-{code}")
     await onboard(server, 1013, "Noé", start_arg="r-nosuchcode")
@@ -154,10 +154,10 @@ async def test_pause_and_resume_are_recorded(server, bot):
     gil = await onboard(server, 1020, "Gil")
     await gil.send("/pause")
     assert "/reprendre" in (await gil.receive()).text
-    assert bot.sql("SELECT status FROM members WHERE telegram_id = 1020")[0][0] == "paused"
+    assert (await bot.state.member(1020)).status == "paused"
     await gil.send("/reprendre")
     await gil.receive(contains="Content de vous retrouver")
-    assert bot.sql("SELECT status FROM members WHERE telegram_id = 1020")[0][0] == "active"
+    assert (await bot.state.member(1020)).status == "active"
 
 
 async def test_english_speaker_and_language_switch(server, bot):
@@ -208,10 +208,10 @@ async def test_technician_invite_is_single_use(server, bot):
     assert "entre 1 et 50" in (await tech.receive()).text
     await tech.send("4")
     await tech.receive(contains="🎉")
-    profile = bot.sql("SELECT service, capacity FROM technician_profiles WHERE member_id = 2001")
-    assert tuple(profile[0]) == ("Service déchets", 4)
-    covered = bot.sql("SELECT territory FROM technician_territories ORDER BY territory")
-    assert [r[0] for r in covered] == ["Blaye", "Cenon"]
+    profile = await bot.state.members.technician(2001)
+    assert profile is not None
+    assert (profile.service, profile.capacity) == ("Service déchets", 4)
+    assert profile.territories == ["Blaye", "Cenon"]
     assert "binome" in [c[0] for c in tech.commands]
 
     other = server.user(2002, "Ugo")
@@ -219,7 +219,7 @@ async def test_technician_invite_is_single_use(server, bot):
     await other.receive()
     await other.press("J'accepte")
     await other.receive(contains="déjà servi")
-    assert bot.sql("SELECT is_technician FROM members WHERE telegram_id = 2002")[0][0] == 0
+    assert (await bot.state.member(2002)).is_technician is False
 
 
 async def test_expired_and_forged_invites_are_refused(server, bot, clock):
@@ -236,8 +236,8 @@ async def test_expired_and_forged_invites_are_refused(server, bot, clock):
     await forged.receive()
     await forged.press("J'accepte")
     await forged.receive(contains="pas valable")
-    rows = bot.sql("SELECT is_coordinator, is_technician FROM members WHERE telegram_id > 2009")
-    assert all(tuple(r) == (0, 0) for r in rows)
+    rows = [m for m in await bot.state.members.all() if m.telegram_id > 2009]
+    assert all((m.is_coordinator, m.is_technician) == (False, False) for m in rows)
 
 
 async def test_two_people_racing_for_one_invite(server, bot):
@@ -251,15 +251,15 @@ async def test_two_people_racing_for_one_invite(server, bot):
     outcomes = [await racer.receive(contains="nvitation") for racer in racers]
     winners = [o for o in outcomes if "acceptée" in o.text]
     assert len(winners) == 1
-    assert bot.sql("SELECT COUNT(*) FROM members WHERE is_technician = 1")[0][0] == 1
-    assert bot.sql("SELECT COUNT(*) FROM invites WHERE used_by IS NOT NULL")[0][0] == 1
+    assert sum(m.is_technician for m in await bot.state.members.all()) == 1
+    assert sum(i.used_by is not None for i in await bot.state.invites.all()) == 1
 
 
 async def test_only_coordinators_can_invite(server, bot):
     ivy = await onboard(server, 1040, "Ivy")
     await ivy.send("/inviter technicien")
     assert "réservée aux coordinateurs" in (await ivy.receive()).text
-    assert bot.sql("SELECT COUNT(*) FROM invites")[0][0] == 0
+    assert await bot.state.invites.all() == []
 
 
 async def test_profile_changes_an_answer(server, bot):
@@ -273,8 +273,7 @@ async def test_profile_changes_an_answer(server, bot):
     assert "Culture, Environnement" in updated.text
     await jo.press("Porte-voix : oui / non")
     assert "Porte-voix : oui" in (await jo.receive(contains="Porte-voix")).text
-    rows = bot.sql("SELECT theme FROM member_themes WHERE member_id = 1050 ORDER BY theme")
-    assert [r[0] for r in rows] == ["Culture", "Environnement"]
+    assert (await bot.state.member(1050)).themes == ["Culture", "Environnement"]
 
 
 async def test_coordinator_menu_is_set_for_their_chat(server, bot):

@@ -105,14 +105,14 @@ async def test_webhook_mode_serves_members_and_refuses_a_wrong_secret(
                         assert response.status == 403
         sends = server.stats.method_counts["sendMessage"]
         # The forged press changed nothing: Alice has not consented, Mallory got no notice.
-        assert harness.sql("SELECT COUNT(*) FROM members")[0][0] == 0
+        assert await harness.state.members.all() == []
         assert server.get_user(502) is None or server.get_user(502).messages == []  # type: ignore[union-attr]
 
         await alice.press("J'accepte", message=notice)
         await alice.receive(contains="prénom ou pseudo")
         assert server.stats.method_counts["sendMessage"] > sends
-        rows = harness.sql("SELECT telegram_id, consent_at FROM members")
-        assert [(r[0], r[1] is not None) for r in rows] == [(501, True)]
+        rows = await harness.state.members.all()
+        assert [(m.telegram_id, m.consent_at is not None) for m in rows] == [(501, True)]
     finally:
         await harness.stop()
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.services.pairs import ConfirmOutcome
 from storage.members import MemberRepository
+from storage.pairs import Pair
 from tests.conftest import COORDINATOR_ID
 
 BLAYE = "Blaye"
@@ -70,12 +71,13 @@ async def paired(bot: Any, server: Any) -> tuple[Any, Any, int]:
     return alice, tom, done.pair_id
 
 
-def sent_kinds(bot: Any, kind: str) -> int:
-    return len(bot.sql("SELECT id FROM deliveries WHERE kind = ?", (kind,)))
+async def sent_kinds(bot: Any, kind: str) -> int:
+    return len(await bot.state.deliveries_of(kind))
 
 
-def pair_row(bot: Any, pair_id: int) -> Any:
-    return bot.sql("SELECT * FROM pairs WHERE id = ?", (pair_id,))[0]
+async def pair_row(bot: Any, pair_id: int) -> Pair:
+    pair: Pair = await bot.state.pair(pair_id)
+    return pair
 
 
 # --- matching ------------------------------------------------------------------------------
@@ -108,8 +110,8 @@ async def test_proposals_confirm_and_notify_both(server, bot):
     assert "Bruno ↔ Tom — passé" in edited.text
     assert edited.buttons == []
 
-    rows = bot.sql("SELECT citizen_id, technician_id, status, next_due_at FROM pairs")
-    assert [(r[0], r[1], r[2]) for r in rows] == [(101, 201, "active")]
+    rows = await bot.state.pairs.all()
+    assert [(r.citizen_id, r.technician_id, r.status) for r in rows] == [(101, 201, "active")]
     await bot.drain()
     to_alice = await alice.receive(contains="Votre binôme est formé")
     assert "Tom" in to_alice.text and "technicien" in to_alice.text
@@ -125,7 +127,7 @@ async def test_proposals_confirm_and_notify_both(server, bot):
     again = await coord.receive(contains="Propositions")
     assert "Bruno ↔ Tom" in again.text and "Alice" not in again.text
     await coord.press("✅ Tout confirmer (1)", message=again)
-    assert len(bot.sql("SELECT id FROM pairs WHERE status = 'active'")) == 2
+    assert [p.status for p in await bot.state.pairs.all()].count("active") == 2
 
 
 async def test_only_coordinators_match(server, bot):
@@ -135,14 +137,14 @@ async def test_only_coordinators_match(server, bot):
     await alice.send("/binomes")
     denied = await alice.receive()
     assert "réservée aux coordinateurs" in denied.text
-    assert bot.sql("SELECT * FROM pair_proposals") == []
+    assert await bot.state.proposals() == []
     coord = server.get_user(COORDINATOR_ID)
     await coord.send("/binomes")
     proposals = await coord.receive(contains="Propositions")
     forged = proposals.button_data["✅ 1"]
     answer = await alice.press_data(forged)
     assert answer.show_alert
-    assert bot.sql("SELECT * FROM pairs") == []
+    assert await bot.state.pairs.all() == []
 
 
 async def test_concurrent_confirmations_never_exceed_capacity(server, bot):
@@ -154,7 +156,7 @@ async def test_concurrent_confirmations_never_exceed_capacity(server, bot):
     outcomes = [r.outcome for r in results]
     assert outcomes.count(ConfirmOutcome.CREATED) == 3
     assert outcomes.count(ConfirmOutcome.FULL) == 7
-    assert bot.sql("SELECT COUNT(*) FROM pairs WHERE technician_id = 201")[0][0] == 3
+    assert [p.technician_id for p in await bot.state.pairs.all()].count(201) == 3
 
 
 async def test_two_coordinators_pressing_at_once_make_one_pair(server, make_bot):
@@ -174,7 +176,7 @@ async def test_two_coordinators_pressing_at_once_make_one_pair(server, make_bot)
     texts = sorted(a.text for a in answers)
     assert any("Binôme confirmé" in t for t in texts)
     assert any("déjà un binôme" in t for t in texts)
-    assert bot.sql("SELECT COUNT(*) FROM pairs WHERE status = 'active'")[0][0] == 1
+    assert [p.status for p in await bot.state.pairs.all()].count("active") == 1
 
 
 async def test_auto_confirm_pairs_on_tick(server, make_bot):
@@ -183,14 +185,16 @@ async def test_auto_confirm_pairs_on_tick(server, make_bot):
     tom = await person(bot, server, 201, "Tom", capacity=1)
     await person(bot, server, 102, "Bruno", gardener=True)
     await bot.tick()
-    assert bot.sql("SELECT citizen_id, technician_id FROM pairs")[0][:] == (101, 201)
+    first = (await bot.state.pairs.all())[0]
+    assert (first.citizen_id, first.technician_id) == (101, 201)
     await alice.receive(contains="Votre binôme est formé")
     await tom.receive(contains="Alice")
     await bot.tick()  # Bruno stays unmatched (Tom is full): nothing more, no error
-    assert len(bot.sql("SELECT * FROM pairs")) == 1
+    assert len(await bot.state.pairs.all()) == 1
     sam = await person(bot, server, 202, "Sam", capacity=1)
     await bot.tick()  # a new technician: the matcher runs again
-    assert bot.sql("SELECT technician_id FROM pairs WHERE citizen_id = 102")[0][0] == 202
+    [bruno_pair] = [p for p in await bot.state.pairs.all() if p.citizen_id == 102]
+    assert bruno_pair.technician_id == 202
     await sam.receive(contains="Bruno")
 
 
@@ -224,7 +228,7 @@ async def test_relay_both_ways_without_usernames(server, bot):
     for viewer, other in ((alice, "tom_secret"), (tom, "alice_secret")):
         for message in viewer.messages:
             assert other not in (message.content or "") and other not in (message.html or "")
-    assert sent_kinds(bot, "pair.relay") == 2
+    assert await sent_kinds(bot, "pair.relay") == 2
 
 
 async def test_technician_with_two_pairs_chooses(server, bot):
@@ -255,17 +259,17 @@ async def test_checkin_due_at_night_waits_for_the_morning(server, bot, clock):
     await bot.tick()
     clock.set(datetime(2026, 3, 16, 7, 59, tzinfo=UTC))  # 08:59 local
     await bot.tick()
-    assert sent_kinds(bot, "pair.checkin") == 0
+    assert await sent_kinds(bot, "pair.checkin") == 0
     clock.set(datetime(2026, 3, 16, 8, 0, tzinfo=UTC))  # 09:00 local
     await bot.tick()
-    assert sent_kinds(bot, "pair.checkin") == 2
+    assert await sent_kinds(bot, "pair.checkin") == 2
     ask = await alice.receive(contains="Point binôme avec Tom")
     assert ask.buttons[0] == ["Ça avance"]
     await tom.receive(contains="Point binôme avec Alice")
     await bot.tick()  # nothing is sent twice
-    assert sent_kinds(bot, "pair.checkin") == 2
-    assert (
-        pair_row(bot, pair_id)["next_due_at"] == "2026-03-30T08:00:00.000000Z"
+    assert await sent_kinds(bot, "pair.checkin") == 2
+    assert (await pair_row(bot, pair_id)).next_due_at == datetime(
+        2026, 3, 30, 8, 0, tzinfo=UTC
     )  # 10:00 CEST, inside
 
 
@@ -275,10 +279,10 @@ async def test_checkin_window_across_dst_in_march(server, bot, clock):
     # Due 2026-03-29 02:00 UTC = 04:00 CEST, the night clocks go forward.
     clock.set(datetime(2026, 3, 29, 6, 59, tzinfo=UTC))  # 08:59 CEST
     await bot.tick()
-    assert sent_kinds(bot, "pair.checkin") == 0
+    assert await sent_kinds(bot, "pair.checkin") == 0
     clock.set(datetime(2026, 3, 29, 7, 0, tzinfo=UTC))  # 09:00 CEST
     await bot.tick()
-    assert sent_kinds(bot, "pair.checkin") == 2
+    assert await sent_kinds(bot, "pair.checkin") == 2
 
 
 async def test_checkin_window_across_dst_in_october(server, bot, clock):
@@ -287,15 +291,16 @@ async def test_checkin_window_across_dst_in_october(server, bot, clock):
     # Due 2026-10-25 01:30 UTC = 02:30 CET, the night clocks go back.
     clock.set(datetime(2026, 10, 25, 7, 0, tzinfo=UTC))  # 08:00 CET (09:00 in summer time)
     await bot.tick()
-    assert sent_kinds(bot, "pair.checkin") == 0
+    assert await sent_kinds(bot, "pair.checkin") == 0
     clock.set(datetime(2026, 10, 25, 8, 0, tzinfo=UTC))  # 09:00 CET
     await bot.tick()
-    assert sent_kinds(bot, "pair.checkin") == 2
+    assert await sent_kinds(bot, "pair.checkin") == 2
 
 
 async def _next_checkin(bot: Any, clock: Any, alice: Any, tom: Any, pair_id: int) -> Any:
-    due = pair_row(bot, pair_id)["next_due_at"]
-    clock.set(datetime.strptime(due, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC))
+    due = (await pair_row(bot, pair_id)).next_due_at
+    assert due is not None
+    clock.set(due)
     await bot.tick()
     await tom.receive(contains="Point binôme")
     return await alice.receive(contains="Point binôme")
@@ -319,21 +324,21 @@ async def test_each_answer_note_and_escalation(server, bot, clock):
     await tom.press("On s'est vus", message=tom_ask)
     await tom.press("Passer")
     await tom.receive(contains="C'est noté")
-    answers = bot.sql("SELECT member_id, answer, note FROM pair_checkin_answers ORDER BY id")
-    assert [tuple(a) for a in answers] == [
+    answers = await bot.state.checkin_answers()
+    assert [(a.member_id, a.answer, a.note) for a in answers] == [
         (101, "progress", "Tout roule, on plante samedi"),
         (201, "met", None),
     ]
-    assert pair_row(bot, pair_id)["health"] == "on_track"
+    assert (await pair_row(bot, pair_id)).health == "on_track"
     await bot.drain()
-    assert sent_kinds(bot, "pair.escalation") == 0
+    assert await sent_kinds(bot, "pair.escalation") == 0
 
     ask = await _next_checkin(bot, clock, alice, tom, pair_id)
     await alice.press("Besoin d'un coup de main", message=ask)
     await bot.drain()
     help_notice = await coord.receive(contains="besoin d'un coup de main")
     assert "Alice ↔ Tom" in help_notice.text
-    assert pair_row(bot, pair_id)["health"] == "needs_help"
+    assert (await pair_row(bot, pair_id)).health == "needs_help"
     await tom.press("Bloqué", message=tom.messages[-1])
     await tom.send("Le terrain est fermé")
     await tom.receive(contains="Note enregistrée")
@@ -342,19 +347,19 @@ async def test_each_answer_note_and_escalation(server, bot, clock):
     assert "Tom" in blocked.text
     note = await coord.receive(contains="Le terrain est fermé")
     assert "Tom" in note.text
-    assert pair_row(bot, pair_id)["health"] == "blocked"
+    assert (await pair_row(bot, pair_id)).health == "blocked"
 
     # The old check-in's buttons no longer count; a stranger's forged press changes nothing.
     old_data = first_ask.button_data["Bloqué"]
     stale = await alice.press_data(old_data, message_id=first_ask.message_id)
     assert stale.show_alert
     stranger = await person(bot, server, 999, "Eve", gardener=True)
-    checkin_id = bot.sql("SELECT MAX(id) FROM pair_checkins")[0][0]
+    checkin_id = max(c.id for c in await bot.state.checkins())
     await stranger.send("/binome")
     await stranger.receive(contains="pas de binôme")
     forged = await stranger.press_data(f"pair:1:a:{checkin_id}:b")
     assert forged.show_alert
-    assert len(bot.sql("SELECT * FROM pair_checkin_answers")) == 4
+    assert len(await bot.state.checkin_answers()) == 4
 
     # The coordinator sees the history and health.
     await coord.press("Voir le binôme", message=note)
@@ -368,17 +373,17 @@ async def test_two_silent_checkins_escalate_once(server, bot, clock):
     alice, tom, pair_id = await paired(bot, server)
     for _ in range(2):
         await _next_checkin(bot, clock, alice, tom, pair_id)
-    assert sent_kinds(bot, "pair.escalation") == 0
+    assert await sent_kinds(bot, "pair.escalation") == 0
     await _next_checkin(bot, clock, alice, tom, pair_id)  # the second went unanswered too
     silent = await coord.receive(contains="aucune réponse")
     assert "Alice ↔ Tom" in silent.text
-    assert pair_row(bot, pair_id)["health"] == "silent"
+    assert (await pair_row(bot, pair_id)).health == "silent"
     await _next_checkin(bot, clock, alice, tom, pair_id)
-    assert sent_kinds(bot, "pair.escalation") == 1
+    assert await sent_kinds(bot, "pair.escalation") == 1
     ask = alice.messages[-1]
     await alice.press("Ça avance", message=ask)
-    assert pair_row(bot, pair_id)["health"] == "on_track"
-    assert pair_row(bot, pair_id)["silent_rounds"] == 0
+    assert (await pair_row(bot, pair_id)).health == "on_track"
+    assert (await pair_row(bot, pair_id)).silent_rounds == 0
 
 
 async def test_restart_between_checkins_loses_nothing(server, bot, clock):
@@ -389,26 +394,22 @@ async def test_restart_between_checkins_loses_nothing(server, bot, clock):
     await alice.send("Note écrite après le redémarrage")  # the note prompt survived
     await alice.receive(contains="Note enregistrée")
     # The bot is down over the whole next window: at 21:00 the check-in waits for the morning.
-    due = pair_row(bot, pair_id)["next_due_at"]
+    day = (await pair_row(bot, pair_id)).next_due_at
     await bot.stop()
-    day = datetime.strptime(due, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert day is not None
     clock.set(day.replace(hour=20, minute=0))  # 22:00 in Paris (summer time by then)
     await bot.start()
     await bot.tick()
-    assert sent_kinds(bot, "pair.checkin") == 2
+    assert await sent_kinds(bot, "pair.checkin") == 2
     morning = datetime.combine(day.date() + timedelta(days=1), time(9), tzinfo=PARIS)
-    assert pair_row(bot, pair_id)["next_due_at"] == to_text(morning.astimezone(UTC))
+    assert (await pair_row(bot, pair_id)).next_due_at == morning
     clock.set(morning - timedelta(minutes=1))
     await bot.tick()
-    assert sent_kinds(bot, "pair.checkin") == 2
+    assert await sent_kinds(bot, "pair.checkin") == 2
     clock.set(morning)
     await bot.tick()
     await alice.receive(contains="Point binôme")
-    assert sent_kinds(bot, "pair.checkin") == 4
-
-
-def to_text(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert await sent_kinds(bot, "pair.checkin") == 4
 
 
 # --- coordinator tools ---------------------------------------------------------------------
@@ -432,19 +433,19 @@ async def test_nudge_interval_repair_and_end(server, bot):
 
     await coord.press("⏱ Fréquence", message=card)
     await coord.press("7 j")
-    assert pair_row(bot, pair_id)["interval_days"] == 7
+    assert (await pair_row(bot, pair_id)).interval_days == 7
     assert "tous les 7 jours" in (await coord.receive(contains="Binôme Alice")).text
 
     # A member forging a coordinator action is refused and nothing changes.
     forged = await alice.press_data(f"pair:1:enok:{pair_id}")
     assert forged.show_alert
-    assert pair_row(bot, pair_id)["status"] == "active"
+    assert (await pair_row(bot, pair_id)).status == "active"
 
     await coord.press("🔁 Reformer")
     await coord.press("Valider")
     await coord.receive(contains="repasse dans les propositions")
-    row = pair_row(bot, pair_id)
-    assert row["status"] == "ended" and row["end_reason"] == "repair"
+    row = await pair_row(bot, pair_id)
+    assert row.status == "ended" and row.end_reason == "repair"
     await bot.drain()
     await alice.receive(contains="un autre jardinier technicien")
     await tom.receive(contains="votre place est libérée")
@@ -453,7 +454,7 @@ async def test_nudge_interval_repair_and_end(server, bot):
     proposals = await coord.receive(contains="Propositions")
     assert "Alice ↔ Tom" in proposals.text
     await coord.press("✅ 1", message=proposals)
-    new_id = bot.sql("SELECT id FROM pairs WHERE status = 'active'")[0][0]
+    new_id = next(p.id for p in await bot.state.pairs.all() if p.status == "active")
     await bot.drain()
     await alice.receive(contains="Votre binôme est formé")
 
@@ -462,7 +463,7 @@ async def test_nudge_interval_repair_and_end(server, bot):
     card = await coord.receive(contains="Binôme Alice ↔ Tom")
     await coord.press("⏹ Terminer", message=card)
     await coord.press("Valider")
-    assert pair_row(bot, new_id)["end_reason"] == "ended"
+    assert (await pair_row(bot, new_id)).end_reason == "ended"
     await bot.drain()
     await alice.receive(contains="prend fin. Merci")
     await tom.receive(contains="prend fin. Merci")
@@ -481,8 +482,9 @@ async def test_technician_who_leaves_frees_their_pairs(server, bot):
     repo = MemberRepository(bot.services.db)
     await repo.set_status(201, "blocked")
     await bot.tick()
-    assert bot.sql("SELECT COUNT(*) FROM pairs WHERE status = 'active'")[0][0] == 0
-    assert {r[0] for r in bot.sql("SELECT end_reason FROM pairs")} == {"left"}
+    pairs = await bot.state.pairs.all()
+    assert [p for p in pairs if p.status == "active"] == []
+    assert {p.end_reason for p in pairs} == {"left"}
     await alice.receive(contains="Tom n'est plus disponible")
     await bruno.receive(contains="Tom n'est plus disponible")
     citizens = await bot.services.pairs.repo.unpaired_citizens()
@@ -562,8 +564,8 @@ async def test_one_sweep_serves_more_due_pairs_than_a_batch(server, make_bot, cl
         assert done.outcome is ConfirmOutcome.CREATED
     clock.advance(timedelta(days=14))
     await services.pairs.send_due_checkins()
-    assert bot.sql("SELECT COUNT(*) FROM pair_checkins")[0][0] == 25
-    later = bot.sql("SELECT COUNT(*) FROM pairs WHERE next_due_at <= ?", (to_text(clock.now()),))
-    assert later[0][0] == 0
+    assert len(await bot.state.checkins()) == 25
+    pairs = await bot.state.pairs.all()
+    assert [p for p in pairs if p.next_due_at is not None and p.next_due_at <= clock.now()] == []
     await bot.drain()
-    assert sent_kinds(bot, "pair.checkin") == 50
+    assert await sent_kinds(bot, "pair.checkin") == 50

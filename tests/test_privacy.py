@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from datetime import timedelta
 from typing import Any
 
@@ -16,25 +15,23 @@ ALICE = 7_770_001
 BRUNO = 7_770_002
 
 
-def scan_database(bot: Any, member_id: int, needles: list[str]) -> list[str]:
-    """Every place in every table where the member's id or one of the strings still appears."""
+async def scan_database(bot: Any, member_id: int, needles: list[str]) -> list[str]:
+    """Every place in every table where the member's id or one of the strings still appears.
+
+    The tables come from the schema (asked of the backend), not from the privacy model: a table
+    the model forgot is scanned all the same.
+    """
     found = []
-    with sqlite3.connect(bot.settings.database.path) as conn:
-        tables = [
-            r[0]
-            for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-            )
-        ]
-        for table in tables:
-            columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
-            for row in conn.execute(f'SELECT * FROM "{table}"'):
-                for column, value in zip(columns, row, strict=True):
-                    if value == member_id or (
-                        isinstance(value, str)
-                        and (str(member_id) in value or any(n in value for n in needles))
-                    ):
-                        found.append(f"{table}.{column}={value!r}")
+    for table in await bot.services.db.table_names():
+        for row in await bot.state.privacy.rows(table):
+            for column, value in row.items():
+                # A backend may give JSON back as Python values: search their text too.
+                text = json.dumps(value, default=str) if isinstance(value, dict | list) else value
+                if value == member_id or (
+                    isinstance(text, str)
+                    and (str(member_id) in text or any(n in text for n in needles))
+                ):
+                    found.append(f"{table}.{column}={value!r}")
     return found
 
 
@@ -60,14 +57,14 @@ async def test_forget_asks_first_then_leaves_no_trace(server, bot):
     confirm = await alice.receive(contains="effacer vos données")
     await alice.press("Annuler", message=confirm)
     await alice.receive(contains="Rien n'a été effacé")
-    assert bot.sql("SELECT COUNT(*) FROM members WHERE telegram_id = ?", (ALICE,))[0][0] == 1
+    assert await bot.state.members.get(ALICE) is not None
 
     await alice.send("/oublier")
     await alice.receive(contains="effacer vos données")
     await alice.press("Oui, tout effacer")
     await alice.receive(contains="vos données ont été effacées")
-    assert scan_database(bot, ALICE, ["Alicia", "alicia"]) == []
-    assert bot.sql("SELECT display_name FROM members")[0][0] == "Brunissime"
+    assert await scan_database(bot, ALICE, ["Alicia", "alicia"]) == []
+    assert [m.display_name for m in await bot.state.members.all()] == ["Brunissime"]
 
     await alice.send("/start")  # she may come back as a new member
     assert "Acceptez-vous" in (await alice.receive()).text
@@ -81,7 +78,7 @@ async def test_someone_else_cannot_press_my_erase_button(server, bot):
     data = confirm.button_data["Oui, tout effacer"]
     answer = await bruno.press_data(data, message_id=bruno.last.message_id)
     assert "plus valable" in answer.text
-    assert bot.sql("SELECT COUNT(*) FROM members")[0][0] == 2
+    assert len(await bot.state.members.all()) == 2
 
 
 async def test_retention_warns_then_purges_inactive_members(server, bot, clock):
@@ -94,13 +91,13 @@ async def test_retention_warns_then_purges_inactive_members(server, bot, clock):
     alice = server.user(ALICE)
     warning = await alice.receive(contains="seront effacées dans 30 jours")
     assert warning.text
-    assert bot.sql("SELECT COUNT(*) FROM members")[0][0] == 2
+    assert len(await bot.state.members.all()) == 2
 
     clock.advance(timedelta(days=40))
     await bot.tick()
-    ids = [r[0] for r in bot.sql("SELECT telegram_id FROM members")]
+    ids = await bot.state.member_ids()
     assert ids == [BRUNO]
-    assert scan_database(bot, ALICE, ["Alicia"]) == []
+    assert await scan_database(bot, ALICE, ["Alicia"]) == []
 
 
 async def test_a_warned_member_who_comes_back_is_kept(server, bot, clock):
@@ -112,7 +109,7 @@ async def test_a_warned_member_who_comes_back_is_kept(server, bot, clock):
     await alice.receive(contains="Votre profil")
     clock.advance(timedelta(days=40))
     await bot.tick()
-    assert bot.sql("SELECT COUNT(*) FROM members")[0][0] == 1
+    assert len(await bot.state.members.all()) == 1
 
 
 async def test_logs_hold_no_personal_data(server, bot, caplog):
@@ -196,7 +193,7 @@ async def test_forget_across_every_feature_keeps_counts(server, bot, clock):
     await alice.receive(contains="note")
     await services.pairs.add_note(ALICE, "Alicia ne trouve pas la clé du local")
     await bot.drain()
-    supporters_before = bot.sql("SELECT id FROM initiatives ORDER BY id")
+    supporters_before = await bot.state.initiatives.all()
     stats_before = await services.stats.community()
 
     await alice.send("/oublier")
@@ -205,18 +202,22 @@ async def test_forget_across_every_feature_keeps_counts(server, bot, clock):
     await alice.receive(contains="vos données ont été effacées")
     await bot.drain()
 
-    assert scan_database(bot, ALICE, ["Alicia", "alicia_secret", "Brouillon"]) == []
+    assert await scan_database(bot, ALICE, ["Alicia", "alicia_secret", "Brouillon"]) == []
     # Her published initiative stays, without author; her draft is gone.
-    rows = bot.sql("SELECT id, author_id FROM initiatives ORDER BY id")
-    assert [tuple(r) for r in rows] == [(published, BRUNO), (other, BRUNO), (mine, None)]
-    assert draft not in [r[0] for r in rows]
+    rows = await bot.state.initiatives.all()
+    assert [(r.id, r.author_id) for r in rows] == [
+        (published, BRUNO),
+        (other, BRUNO),
+        (mine, None),
+    ]
+    assert draft not in [r.id for r in rows]
     stats_after = await services.stats.community()
     assert stats_after.calls["answered"] == stats_before.calls["answered"]
     detail = await services.initiatives.detail(BRUNO, published)
     assert detail is not None and detail.initiative.supporters == 1
     # Bruno, first on the waiting list, took her place and was told.
-    assert bot.sql("SELECT answer FROM call_answers WHERE member_id = ?", (BRUNO,))[0][0] == "yes"
+    assert (await bot.state.call_answers())[BRUNO] == "yes"
     # Tom is told the pair ended; the pair is gone with her.
     await tom.receive(contains="binôme")
-    assert bot.sql("SELECT COUNT(*) FROM pairs")[0][0] == 0
+    assert await bot.state.pairs.all() == []
     assert len(supporters_before) == 4
