@@ -86,7 +86,9 @@ class Texts:
                     catalogue = read_po(handle, locale=lang)
                 rules.setdefault(lang, gettext.c2py(catalogue.plural_expr))
                 for message in catalogue:
-                    key = message.id[0] if isinstance(message.id, tuple) else message.id
+                    key = str(
+                        message.id[0] if isinstance(message.id, (tuple, list)) else message.id
+                    )
                     if not key:
                         continue
                     if key in merged or key in forms:
@@ -110,7 +112,7 @@ class Texts:
         if lang not in self.catalogues:
             lang = self.default
         if self.is_plural(key):
-            template = self._plural(lang, key, params)
+            template: str | None = self._plural(lang, key, params)
         else:
             template = self.catalogues[lang].get(key) or self.catalogues[self.default].get(key)
         if not template:
