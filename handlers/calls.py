@@ -25,6 +25,7 @@ from handlers.common import (
     show,
     stale,
     t,
+    your_text,
 )
 from storage.calls import Call, Volunteer
 from storage.conversations import Conversation
@@ -97,7 +98,7 @@ def step_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, R
     if view.error:
         error = t(context, lang, view.error, **view.error_params)
         if view.kept_text:
-            error += "\n\n" + t(context, lang, "common.your_text", text=view.kept_text[:3000])
+            error += "\n\n" + your_text(context, lang, view.kept_text)
         text = error + "\n\n" + text
     return text, rows
 

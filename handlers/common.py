@@ -23,6 +23,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.context import AppContext
+from bot.inputs import echo
 from bot.texts import pick_language
 from storage.conversations import Conversation
 from storage.members import Member
@@ -76,6 +77,11 @@ def language_for(context: AppContext, member: Member | None, user: User | None) 
 
 def t(context: AppContext, lang: str, key: str, **params: Any) -> str:
     return context.services.texts.get(lang, key, **params)
+
+
+def your_text(context: AppContext, lang: str, text: str | None) -> str:
+    """A member's own text shown back to shorten it, cut to fit in one message (UTF-16)."""
+    return t(context, lang, "common.your_text", text=echo(text))
 
 
 def label(context: AppContext, lang: str, key: str, **params: Any) -> str:

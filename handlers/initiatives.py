@@ -22,7 +22,6 @@ from bot.services.initiatives import (
     Outcome,
     Step,
 )
-from bot.texts import Raw
 from handlers.common import (
     Cb,
     answer,
@@ -38,6 +37,7 @@ from handlers.common import (
     show,
     stale,
     t,
+    your_text,
 )
 from storage.conversations import Conversation
 from storage.initiatives import Initiative, SupportKind
@@ -47,7 +47,6 @@ FEATURE = PREFIX  # callback prefix, shared with the buttons the service queues
 Rows = list[list[tuple[str, str]]]
 ALL = "-"
 # Shown back so the member can shorten it, but the whole message must stay under 4096.
-KEPT_MAX = 3000
 # What a press helper did: False = does not apply (stale), True = done, str = alert to show.
 Handled = bool | str
 
@@ -103,7 +102,7 @@ def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, 
     if view.error:
         error = t(context, lang, view.error, limit=view.limit)
         if view.kept_text:
-            error += "\n\n" + t(context, lang, "common.your_text", text=view.kept_text[:KEPT_MAX])
+            error += "\n\n" + your_text(context, lang, view.kept_text)
         text = error + "\n\n" + text
     return text, rows
 
@@ -122,7 +121,7 @@ async def propose(update: Update, context: AppContext) -> None:
         return
     result = await service_of(context).open_draft(member.telegram_id)
     if result.outcome is Outcome.TOO_MANY:
-        await reply(update, context, t(context, lang, "initiatives.too_many", count=result.limit))
+        await reply(update, context, t(context, lang, "initiatives.too_many", limit=result.limit))
         return
     if result.draft is None:
         await denied(update, context, lang)
@@ -145,6 +144,7 @@ async def on_draft_input(
     if message.text is None:
         view = await service.draft(member.telegram_id)
         if view is None:
+            await reply(update, context, t(context, lang, "common.nothing_expected"))
             return
         view.error = (
             "common.text_expected" if view.step in LIMITS else "initiatives.error.use_buttons"
@@ -152,8 +152,10 @@ async def on_draft_input(
         await render_draft(update, context, lang, view)
         return
     found = await service.type_text(member.telegram_id, message.text)
-    if found is not None:
-        await render_draft(update, context, lang, found)
+    if found is None:
+        await reply(update, context, t(context, lang, "common.nothing_expected"))
+        return
+    await render_draft(update, context, lang, found)
 
 
 async def _draft_action(context: AppContext, member_id: int, data: Cb) -> DraftView | None:
@@ -180,7 +182,7 @@ async def _submit(update: Update, context: AppContext, member: Member, lang: str
     assert query is not None
     result = await service_of(context).submit(member.telegram_id)
     if result.outcome is Outcome.TOO_MANY:
-        await reply(update, context, t(context, lang, "initiatives.too_many", count=result.limit))
+        await reply(update, context, t(context, lang, "initiatives.too_many", limit=result.limit))
         await answer(query)
         return
     if result.outcome is not Outcome.DONE:
@@ -361,12 +363,8 @@ def detail_screen(
             lang,
             "initiatives.detail_counts",
             stage=service.stage_label(lang, item.stage),
-            supporters=Raw(
-                t(context, lang, "initiatives.count.supporters", count=item.supporters)
-            ),
-            participants=Raw(
-                t(context, lang, "initiatives.count.participants", count=item.participants)
-            ),
+            supporters=item.supporters,
+            participants=item.participants,
         )
     )
     rows: Rows = []

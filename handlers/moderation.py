@@ -25,8 +25,9 @@ from handlers.common import (
     show,
     stale,
     t,
+    your_text,
 )
-from handlers.initiatives import FEATURE, KEPT_MAX, Rows, service_of
+from handlers.initiatives import FEATURE, Rows, service_of
 from storage.conversations import Conversation
 from storage.initiatives import Initiative
 from storage.members import Member
@@ -129,6 +130,8 @@ async def on_moderation_input(
         if pending is not None and pending.initiative is not None:
             error = t(context, lang, "common.text_expected")
             await _ask_message(update, context, lang, pending, error)
+        else:
+            await reply(update, context, t(context, lang, "common.nothing_expected"))
         return
     result = await service.decision_text(member.telegram_id, message.text)
     if result.outcome is Outcome.DENIED:
@@ -143,9 +146,7 @@ async def on_moderation_input(
     if result.error:
         error = t(context, lang, result.error, limit=MESSAGE_MAX)
         if result.kept_text:
-            error += "\n\n" + t(
-                context, lang, "common.your_text", text=result.kept_text[:KEPT_MAX]
-            )
+            error += "\n\n" + your_text(context, lang, result.kept_text)
         await _ask_message(update, context, lang, result, error)
         return
     key = f"initiatives.mod.done_{result.kind}"

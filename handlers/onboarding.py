@@ -7,7 +7,6 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import AppContext
 from bot.services.members import FLOW, InviteOutcome, Progress, Step
-from bot.texts import Raw
 from handlers import menu
 from handlers.common import (
     answer,
@@ -21,6 +20,7 @@ from handlers.common import (
     show,
     stale,
     t,
+    your_text,
 )
 from storage.conversations import Conversation
 from storage.members import Member
@@ -74,7 +74,7 @@ def step_screen(context: AppContext, lang: str, progress: Progress) -> tuple[str
         limit = {"name_length": 64, "service_length": 80}.get(progress.error.rsplit(".", 1)[-1])
         error = t(context, lang, progress.error, limit=limit or 0)
         if progress.kept_text:
-            error += "\n\n" + t(context, lang, "common.your_text", text=progress.kept_text[:3000])
+            error += "\n\n" + your_text(context, lang, progress.kept_text)
         text = error + "\n\n" + text
     return text, rows
 
@@ -152,9 +152,7 @@ async def start(update: Update, context: AppContext) -> None:
             "consent.notice",
             organisation=services.settings.organisation.name,
             contact=services.settings.organisation.contact,
-            months=Raw(
-                t(context, lang, "consent.months", count=services.settings.retention_months)
-            ),
+            months=services.settings.retention_months,
         )
         accept = cb(FEATURE, "yes", arg) if arg and len(arg) <= 40 else cb(FEATURE, "yes")
         rows = [
@@ -271,9 +269,12 @@ async def on_text(
             if progress.step not in (Step.NAME, Step.SERVICE, Step.CAPACITY):
                 progress.error = "onboarding.error.use_buttons"
             await render(update, context, lang, progress)
+        else:
+            await reply(update, context, t(context, lang, "common.nothing_expected"))
         return
     progress = await context.services.members.submit_text(member.telegram_id, message.text)
     if progress is None:
+        await reply(update, context, t(context, lang, "common.nothing_expected"))
         return
     await render(update, context, lang, progress)
 

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import AppContext
+from bot.inputs import clean, utf16_len
 from bot.services.pairs import (
     FEATURE,
     INTERVAL_CHOICES,
@@ -32,6 +33,7 @@ from handlers.common import (
     show,
     stale,
     t,
+    your_text,
 )
 from storage.conversations import Conversation
 from storage.members import Member
@@ -102,13 +104,16 @@ async def relay_input(
         member.telegram_id, int(conversation.data.get("pair_id", 0)), text, photo
     )
     if result.status == "too_long":
+        length = utf16_len(clean(text or ""))
         await reply(
             update,
             context,
-            t(context, lang, "pairs.relay.too_long", limit=result.limit, length=len(text or ""))
+            t(context, lang, "pairs.relay.too_long", limit=result.limit, length=length)
             + "\n\n"
-            + t(context, lang, "common.your_text", text=(text or "")[:3500]),
+            + your_text(context, lang, text),
         )
+    elif result.status == "empty":
+        await reply(update, context, t(context, lang, "inputs.empty"))
     elif result.status == "ended" or result.other is None:
         await reply(update, context, t(context, lang, "pairs.relay.ended"))
     else:
@@ -131,13 +136,16 @@ async def note_input(
     if result is None:
         await reply(update, context, t(context, lang, "common.nothing_expected"))
     elif result.status == "too_long":
+        length = utf16_len(clean(message.text))
         await reply(
             update,
             context,
-            t(context, lang, "pairs.note.too_long", limit=NOTE_MAX, length=len(message.text))
+            t(context, lang, "pairs.note.too_long", limit=NOTE_MAX, length=length)
             + "\n\n"
-            + t(context, lang, "common.your_text", text=message.text[:3500]),
+            + your_text(context, lang, message.text),
         )
+    elif result.status == "empty":
+        await reply(update, context, t(context, lang, "inputs.empty"))
     else:
         await reply(update, context, t(context, lang, "pairs.note.saved"))
 
@@ -307,7 +315,7 @@ def _card_screen(
         citizen=card.citizen.display_name,
         technician=card.technician.display_name,
         health=service.health_label(lang, pair.health),
-        every=Raw(t(context, lang, "pairs.every", count=pair.interval_days)),
+        days=pair.interval_days,
         next=service.local(pair.next_due_at) if pair.next_due_at else "—",
     )
     if pair.status != "active":
@@ -508,11 +516,7 @@ async def _confirm_all(
     await show(update, context, *_proposals_screen(context, lang, view))
     await answer(
         query,
-        context.services.texts.counts(
-            lang,
-            ("pairs.confirm.all_created", created),
-            ("pairs.confirm.all_failed", len(results) - created),
-        ).value,
+        t(context, lang, "pairs.confirm.all", created=created, failed=len(results) - created),
     )
 
 
@@ -586,7 +590,7 @@ async def _interval_set(
         await stale(update, context, lang)
         return
     await _refresh_card(update, context, coord, lang, pair_id)
-    await answer(query, t(context, lang, "pairs.interval.set", count=days))
+    await answer(query, t(context, lang, "pairs.interval.set", days=days))
 
 
 async def _card_back(

@@ -13,7 +13,6 @@ from handlers.common import (
     cb,
     current_member,
     label,
-    onboarded_member,
     parse_cb,
     pattern,
     reply,
@@ -43,8 +42,10 @@ async def my_data(update: Update, context: AppContext) -> None:
 
 
 async def forget(update: Update, context: AppContext) -> None:
-    member, lang = await onboarded_member(update, context)
+    """Erasure works at any point after consent, in the middle of onboarding too."""
+    member, lang = await current_member(update, context)
     if member is None:
+        await reply(update, context, t(context, lang, "privacy.nothing_stored"))
         return
     rows = [
         [

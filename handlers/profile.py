@@ -7,7 +7,6 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import AppContext
 from bot.services.members import Step
-from bot.texts import Raw
 from handlers import menu
 from handlers.common import (
     answer,
@@ -208,7 +207,7 @@ async def invite(update: Update, context: AppContext) -> None:
             lang,
             f"invite.created.{role}",
             link=link,
-            days=Raw(t(context, lang, "invite.days", count=context.services.settings.invite_days)),
+            days=context.services.settings.invite_days,
         ),
     )
 

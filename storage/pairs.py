@@ -401,12 +401,25 @@ class PairRepository:
 
     async def add_answer(
         self, checkin_id: int, member_id: int, answer: AnswerCode, now: datetime
-    ) -> int:
-        return await self.db.execute_returning_id(
+    ) -> int | None:
+        """Store or change the member's answer; None if this very answer was already stored
+        (a double tap), decided by the unique index, so concurrent taps escalate once."""
+        rows = await self.db.fetch_all(
             "INSERT INTO pair_checkin_answers (checkin_id, member_id, answer, answered_at) "
-            "VALUES (?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?) ON CONFLICT (checkin_id, member_id) DO UPDATE SET "
+            "answer = excluded.answer, note = NULL, answered_at = excluded.answered_at "
+            "WHERE pair_checkin_answers.answer <> excluded.answer RETURNING id",
             (checkin_id, member_id, answer, to_db_time(now)),
         )
+        return int(rows[0]["id"]) if rows else None
+
+    async def answer_of(self, checkin_id: int, member_id: int) -> Answer | None:
+        row = await self.db.fetch_one(
+            "SELECT id, checkin_id, member_id, answer, note, answered_at "
+            "FROM pair_checkin_answers WHERE checkin_id = ? AND member_id = ?",
+            (checkin_id, member_id),
+        )
+        return _answer(row) if row else None
 
     async def answer(self, answer_id: int) -> Answer | None:
         row = await self.db.fetch_one(

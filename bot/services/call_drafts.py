@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.inputs import Problem, check, clean, parse_int
 from bot.services.base import FeatureService
 from bot.services.calls import CallService
 from bot.services.outbox import OutboxService
@@ -162,7 +163,18 @@ class CallDrafts(FeatureService):
     async def draft_input(
         self, coordinator_id: int, text: str | None, photo: str | None = None
     ) -> DraftView | None:
-        """A typed answer (or a photo with caption at the text step) for the current step."""
+        """A typed answer (or a photo with caption at the text step) for the current step.
+
+        Every input gets an answer: at the preview, a typed text or a sticker shows the
+        preview again under "use the buttons"."""
+        view = await self._input(coordinator_id, text, photo)
+        if view is not None and view.step is Step.PREVIEW and view.preview is None:
+            await self._fill_preview(view, coordinator_id)
+        return view
+
+    async def _input(
+        self, coordinator_id: int, text: str | None, photo: str | None
+    ) -> DraftView | None:
         found = await self._draft(coordinator_id)
         if found is None:
             return None
@@ -170,38 +182,42 @@ class CallDrafts(FeatureService):
         now = self.clock.now()
         zone = self.settings.zone
         if step is Step.TEXT:
-            if text is None or not text.strip():
-                return self._error(step, data, "calls.error.text_expected")
             limit = CAPTION_TEXT_MAX if photo else TEXT_MAX
-            if len(text) > limit:
-                return self._error(step, data, "calls.error.text_length", text, limit=limit)
-            data.update(text=text.strip(), photo=photo)
+            body = check(text, limit)
+            if body.problem is Problem.EMPTY:
+                return self._error(step, data, "calls.error.text_expected")
+            if not body.ok:
+                return self._error(step, data, "calls.error.text_length", body.value, limit=limit)
+            data.update(text=body.value, photo=photo)
             return await self._save(coordinator_id, Step.PLACE, data)
         if text is None or photo is not None:
             key = "calls.error.use_buttons" if step in _BUTTON_STEPS else "common.text_expected"
             return self._error(step, data, key)
-        text = text.strip()
+        text = clean(text)
         if step is Step.PLACE:
-            if not text or len(text) > PLACE_MAX:
-                return self._error(step, data, "calls.error.place_length", text, limit=PLACE_MAX)
-            data["place"] = text
+            place = check(text, PLACE_MAX)
+            if not place.ok:
+                key = "calls.error.place_length"
+                return self._error(step, data, key, place.value, limit=PLACE_MAX)
+            data["place"] = place.value
             return await self._save(coordinator_id, Step.WHEN, data)
         if step in (Step.WHEN, Step.DEADLINE, Step.SCHEDULE):
             when = parse_when(text, now, zone)
             if when is None:
-                return self._error(step, data, "calls.error.date_format", text)
+                return self._error(step, data, "calls.error.date_format")
             return await self._set_time(coordinator_id, step, data, when)
         if step is Step.NEEDED:
-            if not text.isdigit() or not NEEDED_RANGE[0] <= int(text) <= NEEDED_RANGE[1]:
+            needed = parse_int(text, *NEEDED_RANGE)
+            if needed is None:
                 return self._error(
                     step,
                     data,
                     "calls.error.needed",
-                    text,
+                    None,
                     low=NEEDED_RANGE[0],
                     high=NEEDED_RANGE[1],
                 )
-            data["needed"] = int(text)
+            data["needed"] = needed
             return await self._save(coordinator_id, Step.DEADLINE, data)
         return self._error(step, data, "calls.error.use_buttons")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.inputs import check
 from bot.services.base import FeatureService
 from bot.services.members import MemberService
 from bot.services.outbox import Button, NewDelivery, OutboxService, Payload
@@ -255,8 +256,9 @@ class InitiativeService(FeatureService):
             if limit is None:
                 view.error = "initiatives.error.use_buttons"
                 return view
-            value = text.strip()
-            if not value or len(value) > limit:
+            checked = check(text, limit)
+            value = checked.value
+            if not checked.ok:
                 view.values[f"kept_{view.step}"] = value
                 await self._save(member_id, view.step, view.values)
                 view.error = f"initiatives.error.{view.step}_length"
@@ -470,8 +472,9 @@ class InitiativeService(FeatureService):
                 return ModResult(Outcome.DENIED)
             kind = ModKind(conv.step)
             initiative_id = int(conv.data["initiative_id"])
-            value = text.strip()
-            if not value or len(value) > MESSAGE_MAX:
+            checked = check(text, MESSAGE_MAX)
+            value = checked.value
+            if not checked.ok:
                 return ModResult(
                     Outcome.DONE,
                     await self.repo.get(initiative_id),
@@ -610,11 +613,8 @@ class InitiativeService(FeatureService):
                     lang,
                     "initiatives.digest",
                     title=item.title,
-                    news=self.texts.counts(
-                        lang,
-                        ("initiatives.digest.supporters", item.supporters),
-                        ("initiatives.digest.participants", item.participants),
-                    ),
+                    supporters=item.supporters,
+                    participants=item.participants,
                 )
                 deliveries.append(
                     NewDelivery(

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.inputs import check, clean, parse_int, utf16_cut, visible
 from storage.audit import AuditRepository
 from storage.conversations import Conversation, ConversationRepository
 from storage.db import Database
@@ -151,7 +152,8 @@ class MemberService:
             if parsed and parsed[0] is StartArg.REFERRAL:
                 found = await self.members.by_referral_code(parsed[1])
                 referrer = found.telegram_id if found else None
-            name = first_name.strip()[:NAME_MAX] or "?"
+            name = utf16_cut(clean(first_name), NAME_MAX)
+            name = name if visible(name) else "?"
             await self.members.create(
                 telegram_id=telegram_id,
                 display_name=name,
@@ -274,20 +276,22 @@ class MemberService:
             if member is None or conv is None or conv.flow != FLOW:
                 return None
             step = Step(conv.step)
-            value = text.strip()
             if step is Step.NAME:
-                if not value or len(value) > NAME_MAX:
-                    return self._error(member, conv, "onboarding.error.name_length", value)
-                await self.members.update(telegram_id, display_name=value)
+                name = check(text, NAME_MAX)
+                if not name.ok:
+                    return self._error(member, conv, "onboarding.error.name_length", name.value)
+                await self.members.update(telegram_id, display_name=name.value)
             elif step is Step.SERVICE:
-                if not value or len(value) > SERVICE_MAX:
-                    return self._error(member, conv, "onboarding.error.service_length", value)
-                conv.data["service"] = value
+                service = check(text, SERVICE_MAX)
+                if not service.ok:
+                    key = "onboarding.error.service_length"
+                    return self._error(member, conv, key, service.value)
+                conv.data["service"] = service.value
             elif step is Step.CAPACITY:
-                low, high = CAPACITY_RANGE
-                if not value.isdigit() or not low <= int(value) <= high:
+                capacity = parse_int(text, *CAPACITY_RANGE)
+                if capacity is None:
                     return self._error(member, conv, "onboarding.error.capacity", None)
-                await self._save_capacity(telegram_id, conv, int(value))
+                await self._save_capacity(telegram_id, conv, capacity)
             else:
                 return self._error(member, conv, "onboarding.error.use_buttons", None)
             return await self._advance(telegram_id, conv)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.inputs import Problem, check
 from bot.services.base import FeatureService
 from bot.services.matching import (
     CitizenCandidate,
@@ -136,7 +137,7 @@ class Peer:
 
 @dataclass
 class RelayResult:
-    status: str  # "sent", "too_long", "ended"
+    status: str  # "sent", "too_long", "empty", "ended"
     other: Member | None = None
     limit: int = 0
 
@@ -149,7 +150,7 @@ class AnswerResult:
 
 @dataclass
 class NoteResult:
-    status: str  # "saved", "too_long"
+    status: str  # "saved", "too_long", "empty"
     limit: int = NOTE_MAX
 
 
@@ -386,7 +387,7 @@ class PairService(FeatureService):
                 )
             if initiative is not None:
                 text += "\n" + self.texts.get(lang, "pairs.notice.initiative", title=initiative)
-            text += "\n\n" + self.texts.get(lang, "pairs.notice.next", count=days)
+            text += "\n\n" + self.texts.get(lang, "pairs.notice.next", days=days)
             return Payload(
                 text=text,
                 buttons=[[Button(text=self._label(lang, "pairs.button.write"), data=cb("w"))]],
@@ -436,9 +437,12 @@ class PairService(FeatureService):
     ) -> RelayResult:
         """Deliver a copy labelled with the sender's first name and role, nothing else."""
         limit = RELAY_CAPTION_MAX if photo else RELAY_TEXT_MAX
-        body = (text or "").strip()
-        if len(body) > limit:
+        checked = check(text, limit)
+        body = checked.value
+        if checked.problem is Problem.TOO_LONG:
             return RelayResult("too_long", limit=limit)
+        if checked.problem is Problem.EMPTY and photo is None:
+            return RelayResult("empty")
         async with self.db.transaction():
             pair = await self.repo.get(pair_id)
             if pair is None or pair.status != "active" or member_id not in _ids(pair):
@@ -563,6 +567,13 @@ class PairService(FeatureService):
             if last is None or last.id != checkin_id:
                 return None
             answer_id = await self.repo.add_answer(checkin_id, member_id, code, now)
+            if answer_id is None:  # the same answer again (a double tap): nothing new
+                same = await self.repo.answer_of(checkin_id, member_id)
+                note = await self.conversations.get(member_id, NOTE_FLOW)
+                assert same is not None
+                return AnswerResult(
+                    same, note is not None and note.data.get("answer_id") == same.id
+                )
             await self.repo.set_health(pair.id, ANSWER_HEALTH[code], 0)
             if code in ESCALATING:
                 people = await self.members.get_many(_ids(pair))
@@ -585,9 +596,12 @@ class PairService(FeatureService):
 
     async def add_note(self, member_id: int, text: str) -> NoteResult | None:
         """The optional short note after a tap; None if no note is expected."""
-        note = text.strip()
-        if len(note) > NOTE_MAX:
+        checked = check(text, NOTE_MAX)
+        note = checked.value
+        if checked.problem is Problem.TOO_LONG:
             return NoteResult("too_long")
+        if checked.problem is Problem.EMPTY:
+            return NoteResult("empty")
         async with self.db.transaction():
             conv = await self.conversations.get(member_id, NOTE_FLOW)
             if conv is None or conv.flow != NOTE_FLOW:
