@@ -32,6 +32,8 @@ from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.pairs import PairService
 from bot.services.privacy import PrivacyService
+from bot.services.report_duties import ReportDuties
+from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
@@ -50,10 +52,23 @@ def feature_modules() -> list[ModuleType]:
         pairs,
         privacy,
         profile,
+        report_queue,
+        reports,
     )
 
     # moderation before initiatives: its callback pattern is the narrower one.
-    return [onboarding, profile, calls, moderation, initiatives, pairs, privacy, coordinator]
+    return [
+        onboarding,
+        profile,
+        calls,
+        moderation,
+        initiatives,
+        pairs,
+        reports,
+        report_queue,
+        privacy,
+        coordinator,
+    ]
 
 
 def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
@@ -75,13 +90,21 @@ def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Serv
         initiatives=InitiativeService(db, settings, clock, texts, outbox, members),
         pairs=PairService(db, settings, clock, texts, outbox, members),
         conversations=ConversationService(db, clock),
+        reports=ReportService(db, settings, clock, texts, outbox, members),
     )
-    services.privacy.before_erase += [services.calls.release_member, services.pairs.release_member]
+    services.reports.open_call_draft = services.call_drafts.start_draft
+    services.call_drafts.after_publish.append(services.reports.call_published)
+    services.privacy.before_erase += [
+        services.calls.release_member,
+        services.pairs.release_member,
+        services.reports.release_member,
+    ]
     services.sweepers += [
         *services.calls.sweepers(),
         services.initiatives.announce_new_proposals,
         services.initiatives.send_digests,
         services.pairs.sweep,
+        ReportDuties(services.reports).sweep,
         services.privacy.sweep,
     ]
     return services

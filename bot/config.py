@@ -98,6 +98,18 @@ class InitiativeSettings(BaseModel):
     max_pending_per_member: int = Field(default=3, ge=1)
 
 
+class ReportSettings(BaseModel):
+    """Signalements: how often non-urgent ones are gathered, when they are raised again,
+    and how long their content is kept (it concerns a third person who never chose)."""
+
+    digest_hours: float = Field(default=3.0, gt=0, le=48)
+    overdue_hours: float = Field(default=48.0, gt=0)
+    remind_days: float = Field(default=7.0, gt=0)
+    keep_closed_days: int = Field(default=183, ge=1, le=3650)
+    max_age_days: int = Field(default=365, ge=30, le=3650)
+    warn_days: int = Field(default=14, ge=1, le=60)
+
+
 class PairSettings(BaseModel):
     auto_confirm: bool = False
 
@@ -149,6 +161,7 @@ class Settings(BaseSettings):
     calls: CallSettings = CallSettings()
     initiatives: InitiativeSettings = InitiativeSettings()
     pairs: PairSettings = PairSettings()
+    reports: ReportSettings = ReportSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     sandbox: SandboxSettings = SandboxSettings()
     health: HealthSettings = HealthSettings()

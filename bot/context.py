@@ -19,6 +19,7 @@ from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.pairs import PairService
 from bot.services.privacy import PrivacyService
+from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
 from storage.db import SqliteDatabase
@@ -42,6 +43,7 @@ class Services:
     initiatives: InitiativeService
     pairs: PairService
     conversations: ConversationService
+    reports: ReportService
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads

@@ -16,6 +16,8 @@ MEMBER = [
     "initiatives",
     "mesinitiatives",
     "binome",
+    "signaler",
+    "messignalements",
     "pause",
     "reprendre",
     "langue",
@@ -27,10 +29,12 @@ COORDINATOR = [
     "appel",
     "appels",
     "propositions",
+    "signalements",
     "binomes",
     "stats",
     "export",
     "inviter",
+    "silence",
     *MEMBER,
 ]
 

@@ -46,6 +46,11 @@ MEMBER_COLUMNS: list[MemberColumn] = [
     MemberColumn("pair_proposals", "technician_id", "delete"),
     MemberColumn("pairs", "citizen_id", "delete"),
     MemberColumn("pairs", "technician_id", "delete"),
+    # Signalements stay workable (and counted) without their reporter; see ReportService.
+    MemberColumn("report_messages", "author_id", "anonymise"),
+    MemberColumn("reports", "reporter_id", "anonymise"),
+    MemberColumn("reports", "assignee_id", "anonymise"),
+    MemberColumn("quiet_hours", "member_id", "delete"),
 ]
 
 # Run before the list above, each with the member's id as its only parameter: what a

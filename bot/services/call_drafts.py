@@ -8,6 +8,7 @@ shares that transaction, so one draft never sends its call twice.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -119,11 +120,17 @@ class CallDrafts(FeatureService):
         super().__init__(db, settings, clock, texts, outbox)
         self.calls = calls
         self.members = calls.members
+        # Run inside the publishing transaction with the call's id and the draft's data
+        # (a report turned into this call links itself to it).
+        self.after_publish: list[Callable[[int, dict[str, Any]], Awaitable[None]]] = []
 
-    async def start_draft(self, coordinator_id: int) -> DraftView | None:
+    async def start_draft(
+        self, coordinator_id: int, prefill: dict[str, Any] | None = None
+    ) -> DraftView | None:
+        """A new draft; `prefill` holds answers known already (a report's territory)."""
         if not await self.members.is_coordinator(coordinator_id):
             return None
-        data: dict[str, Any] = {"territories": [], "themes": []}
+        data: dict[str, Any] = {"territories": [], "themes": [], **(prefill or {})}
         await self.conversations.save(coordinator_id, FLOW, Step.TEXT, data, self.clock.now())
         return DraftView(step=Step.TEXT, data=data)
 
@@ -362,4 +369,6 @@ class CallDrafts(FeatureService):
         async with self.db.transaction():
             stored = await self.calls.publish(call, scheduled_at)
             await self.conversations.clear(coordinator_id, FLOW)
+            for hook in self.after_publish:
+                await hook(stored.id, data)
         return DraftView(step=None, data=data, call=stored)

@@ -262,6 +262,13 @@ class FakeUser:
         view = ChatMessage(raw["message_id"], date=raw["date"], from_bot=False, kind="voice")
         return await self._deliver(raw, view)
 
+    async def send_location(self, latitude: float, longitude: float) -> ChatMessage:
+        """Share a location (the attachment menu's "Location"), as a static point."""
+        raw = self._base_message()
+        raw["location"] = {"latitude": latitude, "longitude": longitude}
+        view = ChatMessage(raw["message_id"], date=raw["date"], from_bot=False, kind="location")
+        return await self._deliver(raw, view)
+
     async def tap_keyboard(self, text: str) -> ChatMessage:
         """Tap a reply-keyboard key: sends its text, after checking the key is shown."""
         keys = [key for row in self.reply_keyboard or [] for key in row]
