@@ -525,7 +525,20 @@ async def quiet_command(update: Update, context: AppContext) -> None:
         )
 
 
+async def resume_text(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    """Back to a question or a reason left half-typed: ask for it again."""
+    lang = language_for(context, member, update.effective_user)
+    question = conversation.flow == QUESTION_FLOW
+    key = "reports.ask.question" if question else "reports.ask.reason"
+    number = conversation.data.get("report_id", "?")
+    limit = MESSAGE_MAX if question else REASON_MAX
+    await reply(update, context, t(context, lang, key, number=number, limit=limit))
+
+
 INPUTS = {QUESTION_FLOW: on_text, CLOSE_FLOW: on_text}
+RESUMES = {QUESTION_FLOW: resume_text, CLOSE_FLOW: resume_text}
 
 
 def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:

@@ -290,7 +290,24 @@ def _headline_raw(service: ReportService, lang: str, report: object) -> object:
     return Raw(service.headline(lang, report))
 
 
+async def resume_draft(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    view = await service_of(context).drafts.draft(member.telegram_id)
+    if view is not None:
+        lang = language_for(context, member, update.effective_user)
+        await render_draft(update, context, lang, view)
+
+
+async def resume_answer(
+    update: Update, context: AppContext, member: Member, conversation: Conversation
+) -> None:
+    lang = language_for(context, member, update.effective_user)
+    await reply(update, context, t(context, lang, "reports.ask.answer", limit=MESSAGE_MAX))
+
+
 INPUTS = {FLOW: on_draft_input, ANSWER_FLOW: on_answer_input}
+RESUMES = {FLOW: resume_draft, ANSWER_FLOW: resume_answer}
 
 
 def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:

@@ -235,9 +235,7 @@ async def test_two_coordinators_racing_first_wins_second_is_told(server, bot):
         await person.receive(contains="Signalement urgent")
         await person.press("Ouvrir le signalement")
         await person.receive(contains="ne sort plus")
-    answers = await asyncio.gather(
-        coco.press("🙋 Je m'en occupe"), dom.press("🙋 Je m'en occupe")
-    )
+    answers = await asyncio.gather(coco.press("🙋 Je m'en occupe"), dom.press("🙋 Je m'en occupe"))
     loser = [a for a in answers if a.text]
     assert len(loser) == 1 and "Déjà fait par" in loser[0].text
     item = await stored(bot, number)

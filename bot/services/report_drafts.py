@@ -92,7 +92,7 @@ class ReportDrafts(FeatureService):
             return DraftView(Step.KIND)
 
     async def draft(self, member_id: int) -> DraftView | None:
-        conv = await self.conversations.get(member_id)
+        conv = await self.conversations.get(member_id, FLOW)
         if conv is None or conv.flow != FLOW:
             return None
         try:
