@@ -74,7 +74,7 @@ async def export(update: Update, context: AppContext) -> None:
         await context.bot.send_document(
             chat.id,
             InputFile(file.content, filename=file.name),
-            caption=t(context, lang, "export.file", name=file.name, rows=file.rows),
+            caption=t(context, lang, "export.file", name=file.name, count=file.rows),
         )
     await status.edit_text(t(context, lang, "export.done", count=len(files)))
 

@@ -22,6 +22,7 @@ from bot.services.initiatives import (
     Outcome,
     Step,
 )
+from bot.texts import Raw
 from handlers.common import (
     Cb,
     answer,
@@ -121,7 +122,7 @@ async def propose(update: Update, context: AppContext) -> None:
         return
     result = await service_of(context).open_draft(member.telegram_id)
     if result.outcome is Outcome.TOO_MANY:
-        await reply(update, context, t(context, lang, "initiatives.too_many", limit=result.limit))
+        await reply(update, context, t(context, lang, "initiatives.too_many", count=result.limit))
         return
     if result.draft is None:
         await denied(update, context, lang)
@@ -182,7 +183,7 @@ async def _submit(update: Update, context: AppContext, member: Member, lang: str
     assert query is not None
     result = await service_of(context).submit(member.telegram_id)
     if result.outcome is Outcome.TOO_MANY:
-        await reply(update, context, t(context, lang, "initiatives.too_many", limit=result.limit))
+        await reply(update, context, t(context, lang, "initiatives.too_many", count=result.limit))
         await answer(query)
         return
     if result.outcome is not Outcome.DONE:
@@ -363,8 +364,12 @@ def detail_screen(
             lang,
             "initiatives.detail_counts",
             stage=service.stage_label(lang, item.stage),
-            supporters=item.supporters,
-            participants=item.participants,
+            supporters=Raw(
+                t(context, lang, "initiatives.count.supporters", count=item.supporters)
+            ),
+            participants=Raw(
+                t(context, lang, "initiatives.count.participants", count=item.participants)
+            ),
         )
     )
     rows: Rows = []

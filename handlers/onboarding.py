@@ -7,6 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import AppContext
 from bot.services.members import FLOW, InviteOutcome, Progress, Step
+from bot.texts import Raw
 from handlers import menu
 from handlers.common import (
     answer,
@@ -152,7 +153,9 @@ async def start(update: Update, context: AppContext) -> None:
             "consent.notice",
             organisation=services.settings.organisation.name,
             contact=services.settings.organisation.contact,
-            months=services.settings.retention_months,
+            months=Raw(
+                t(context, lang, "consent.months", count=services.settings.retention_months)
+            ),
         )
         accept = cb(FEATURE, "yes", arg) if arg and len(arg) <= 40 else cb(FEATURE, "yes")
         rows = [

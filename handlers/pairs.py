@@ -315,7 +315,7 @@ def _card_screen(
         citizen=card.citizen.display_name,
         technician=card.technician.display_name,
         health=service.health_label(lang, pair.health),
-        days=pair.interval_days,
+        every=Raw(t(context, lang, "pairs.every", count=pair.interval_days)),
         next=service.local(pair.next_due_at) if pair.next_due_at else "—",
     )
     if pair.status != "active":
@@ -516,7 +516,11 @@ async def _confirm_all(
     await show(update, context, *_proposals_screen(context, lang, view))
     await answer(
         query,
-        t(context, lang, "pairs.confirm.all", created=created, failed=len(results) - created),
+        context.services.texts.counts(
+            lang,
+            ("pairs.confirm.all_created", created),
+            ("pairs.confirm.all_failed", len(results) - created),
+        ).value,
     )
 
 
@@ -590,7 +594,7 @@ async def _interval_set(
         await stale(update, context, lang)
         return
     await _refresh_card(update, context, coord, lang, pair_id)
-    await answer(query, t(context, lang, "pairs.interval.set", days=days))
+    await answer(query, t(context, lang, "pairs.interval.set", count=days))
 
 
 async def _card_back(

@@ -7,6 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import AppContext
 from bot.services.members import Step
+from bot.texts import Raw
 from handlers import menu
 from handlers.common import (
     answer,
@@ -207,7 +208,7 @@ async def invite(update: Update, context: AppContext) -> None:
             lang,
             f"invite.created.{role}",
             link=link,
-            days=context.services.settings.invite_days,
+            days=Raw(t(context, lang, "invite.days", count=context.services.settings.invite_days)),
         ),
     )
 

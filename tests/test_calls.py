@@ -232,7 +232,7 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     assert not [m for m in bob.messages if "Rappel" in m.content]  # waiting list: no reminder
     await coord.press("Annuler l'appel")  # asks first: nothing changes yet
     confirm = await coord.receive(contains="On ne peut pas revenir en arrière")
-    assert "attendent une place : 2" in confirm.text
+    assert "2 personnes viennent ou attendent une place" in confirm.text
     assert (await bot.state.only_call()).status == "complete"
     assert confirm.all_buttons == ["Oui, annuler l'appel", "Retour"]
     done = await coord.press("Oui, annuler l'appel")
@@ -500,7 +500,7 @@ async def test_the_deadline_closes_the_call_and_tells_the_waiting_list(server, m
     detail = await coord.receive(contains="Volontaires")
     assert "Annuler l'appel" in detail.all_buttons
     await coord.press("Annuler l'appel")
-    await coord.receive(contains="attendent une place : 1")
+    await coord.receive(contains="1 personne vient ou attend une place")
     await coord.press("Oui, annuler l'appel")
     await bot.drain()
     assert "annulé" in (await alice.receive(contains="❌")).text

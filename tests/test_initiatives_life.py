@@ -128,7 +128,7 @@ async def test_support_toggles_and_one_digest_for_many(server, bot):
     await bot.tick()
     digests = [m for m in alice.messages if "Du nouveau" in m.text]
     assert len(digests) == 1
-    assert "4 nouveau(x) soutien(s) et 1 nouvelle(s) personne(s)" in digests[0].text
+    assert "4 nouveaux soutiens et 1 nouvelle personne prête à participer." in digests[0].text
 
     await seed_members(bot, [3004, 3005])
     for member_id in (3004, 3005):
@@ -140,7 +140,9 @@ async def test_support_toggles_and_one_digest_for_many(server, bot):
     await bot.tick()
     digests = [m for m in alice.messages if "Du nouveau" in m.text]
     assert len(digests) == 2
-    assert "0 nouveau(x) soutien(s) et 2 nouvelle(s) personne(s)" in digests[1].text
+    # a count of zero is left out (issue 16, item 8)
+    assert "« Jardin partagé » : 2 nouvelles personnes prêtes à participer." in digests[1].text
+    assert "soutien" not in digests[1].text
     await bot.tick()
     assert len(await bot.state.deliveries_of("initiative.digest")) == 2
 

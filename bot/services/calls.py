@@ -158,7 +158,7 @@ class CallService(FeatureService):
             text=call.text,
             place=call.place,
             when=self.local(call.event_at),
-            needed=call.needed,
+            needed=Raw(self._t(lang, "calls.needed", count=call.needed)),
             deadline=self.local(call.deadline_at),
         )
 

@@ -613,8 +613,11 @@ class InitiativeService(FeatureService):
                     lang,
                     "initiatives.digest",
                     title=item.title,
-                    supporters=item.supporters,
-                    participants=item.participants,
+                    news=self.texts.counts(
+                        lang,
+                        ("initiatives.digest.supporters", item.supporters),
+                        ("initiatives.digest.participants", item.participants),
+                    ),
                 )
                 deliveries.append(
                     NewDelivery(

@@ -387,7 +387,7 @@ class PairService(FeatureService):
                 )
             if initiative is not None:
                 text += "\n" + self.texts.get(lang, "pairs.notice.initiative", title=initiative)
-            text += "\n\n" + self.texts.get(lang, "pairs.notice.next", days=days)
+            text += "\n\n" + self.texts.get(lang, "pairs.notice.next", count=days)
             return Payload(
                 text=text,
                 buttons=[[Button(text=self._label(lang, "pairs.button.write"), data=cb("w"))]],

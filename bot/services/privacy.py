@@ -117,7 +117,7 @@ class PrivacyService:
         def render(chat_id: int) -> Payload:
             lang = found[chat_id].language if chat_id in found else self.texts.default
             return Payload(
-                text=self.texts.get(lang, "privacy.retention_warning", days=WARNING_NOTICE_DAYS)
+                text=self.texts.get(lang, "privacy.retention_warning", count=WARNING_NOTICE_DAYS)
             )
 
         async with self.db.transaction():
