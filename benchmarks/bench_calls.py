@@ -147,7 +147,7 @@ def crash(n: int, workdir: Path) -> tuple[int, int, int]:
         async def queue_call() -> None:
             from bot.app import build_services
             from bot.clock import SystemClock
-            from storage.db import SqliteDatabase
+            from storage.sqlite import SqliteDatabase
 
             db = SqliteDatabase(db_path)
             await db.connect()

@@ -103,7 +103,7 @@ async def _queue_call(path: Path) -> None:
     from bot.app import build_services
     from bot.clock import SystemClock
     from bot.config import Settings
-    from storage.db import SqliteDatabase
+    from storage.sqlite import SqliteDatabase
 
     settings = Settings(database={"path": str(path)}, coordinators=[1])
     db = SqliteDatabase(path)

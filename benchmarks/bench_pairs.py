@@ -30,8 +30,9 @@ from bot.services.matching import (
     match,
     qualifies,
 )
-from storage.db import _split_sql, to_db_time
+from storage.db import to_db_time
 from storage.pairs import DUE_SQL
+from storage.sqlite import split_sql
 
 SEED = 20260324
 THEMES = [f"theme{i}" for i in range(8)]
@@ -133,7 +134,7 @@ def bench_matcher() -> list[str]:
 def _schema(conn: sqlite3.Connection) -> None:
     root = Path(__file__).resolve().parents[1] / "storage" / "migrations"
     for name in ("0001_foundation.sql", "0004_pairs.sql"):
-        for statement in _split_sql((root / name).read_text(encoding="utf-8")):
+        for statement in split_sql((root / name).read_text(encoding="utf-8")):
             conn.execute(statement)
 
 

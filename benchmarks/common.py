@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.db import SqliteDatabase, to_db_time
+from storage.db import to_db_time
+from storage.sqlite import SqliteDatabase
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:BENCH-TOKEN"

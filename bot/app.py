@@ -36,7 +36,7 @@ from bot.services.report_duties import ReportDuties
 from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
-from storage.db import SqliteDatabase
+from storage.db import Database, open_database
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def feature_modules() -> list[ModuleType]:
     ]
 
 
-def build_services(settings: Settings, clock: Clock, db: SqliteDatabase) -> Services:
+def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
     texts = Texts.load(settings.default_language)
     members = MemberService(db, settings, clock)
     outbox = OutboxService(db, clock)
@@ -227,8 +227,7 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
 async def _post_init(
     application: Application[Any, Any, Any, Any, Any, Any], settings: Settings, clock: Clock
 ) -> None:
-    db = SqliteDatabase(settings.database.path)
-    await db.connect()
+    db = await open_database(settings.database.target)
     services = build_services(settings, clock, db)
     application.bot_data.services = services
     dispatcher = Dispatcher(db, clock, application.bot, settings.sending)

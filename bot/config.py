@@ -61,6 +61,13 @@ class OrganisationSettings(BaseModel):
 
 class DatabaseSettings(BaseModel):
     path: Path = Path("essaim.sqlite3")
+    url: str | None = None
+    """A `postgresql://` URL; when set it wins over `path`."""
+
+    @property
+    def target(self) -> str | Path:
+        """What `storage.db.open_database` takes: the URL when there is one, else the path."""
+        return self.url or self.path
 
 
 class CheckinSettings(BaseModel):

@@ -22,7 +22,7 @@ from bot.services.privacy import PrivacyService
 from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
-from storage.db import SqliteDatabase
+from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.health import HealthServer
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 class Services:
     settings: Settings
     clock: Clock
-    db: SqliteDatabase
+    db: Database
     texts: Texts
     members: MemberService
     outbox: OutboxService
@@ -47,7 +47,7 @@ class Services:
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
-    # what is due from SQLite, so the scheduler job can run them at any interval.
+    # what is due from the database, so the scheduler job can run them at any interval.
     sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def require_dispatcher(self) -> Dispatcher:

@@ -14,14 +14,14 @@ import fcntl
 import logging
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from bot.config import Settings
-from storage.db import latest_version
+from storage.db import DatabaseProblem
+from storage.db import check_database as storage_check
 
 log = logging.getLogger(__name__)
 
@@ -85,29 +85,12 @@ def _read_pid(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def check_database(path: Path) -> None:
+def check_database(settings: Settings) -> None:
     """Refuse a corrupt database or one written by a newer Essaim (a missing one is created)."""
-    if not path.exists():
-        if not path.parent.is_dir():
-            raise StartRefused(f"database.path: directory {path.parent} does not exist")
-        return
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            integrity = conn.execute("PRAGMA integrity_check").fetchone()
-    except sqlite3.DatabaseError as error:
-        raise StartRefused(f"database.path: {path} cannot be read ({error})") from None
-    known = latest_version()
-    if version > known:
-        raise StartRefused(
-            f"the database {path} is at schema version {version} but this Essaim only knows "
-            f"{known}: upgrade Essaim or restore an older backup"
-        )
-    if integrity is None or integrity[0] != "ok":
-        raise StartRefused(
-            f"the database {path} fails its integrity check: restore a backup "
-            "(python -m bot restore --from FILE)"
-        )
+        storage_check(settings.database.target)
+    except DatabaseProblem as problem:
+        raise StartRefused(str(problem)) from None
 
 
 def webhook_options(settings: Settings) -> dict[str, Any]:
@@ -131,7 +114,7 @@ def run_bot(settings: Settings) -> int:
     lock = InstanceLock(settings.database.path)
     try:
         lock.acquire()
-        check_database(settings.database.path)
+        check_database(settings)
         if settings.telegram.mode == "webhook" and settings.telegram.webhook_secret is None:
             raise StartRefused("webhook mode needs telegram.webhook_secret")
     except StartRefused as refusal:

@@ -7,14 +7,18 @@ a traceback for a problem an operator can fix.
 from __future__ import annotations
 
 import asyncio
-import os
-import sqlite3
 import sys
 from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.lifecycle import InstanceLock, StartRefused, check_database
-from storage.db import latest_version
+from bot.lifecycle import InstanceLock, StartRefused
+from storage.db import (
+    DatabaseError,
+    DatabaseProblem,
+    check_database,
+    open_database,
+    restore_database,
+)
 
 
 def check_config(path: Path) -> int:
@@ -41,9 +45,9 @@ def check_config(path: Path) -> int:
 def _check_settings(settings: Settings) -> list[str]:
     problems: list[str] = []
     try:
-        check_database(settings.database.path)
-    except StartRefused as refusal:
-        problems.append(str(refusal))
+        check_database(settings.database.target)
+    except DatabaseProblem as problem:
+        problems.append(str(problem))
     telegram = settings.telegram
     if telegram.mode == "webhook":
         if telegram.webhook_secret is None:
@@ -73,78 +77,47 @@ async def _check_token(settings: Settings) -> list[str]:
     return []
 
 
-def _integrity(path: Path) -> str | None:
-    """None when the file is a sound SQLite database, else what is wrong."""
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            row = conn.execute("PRAGMA integrity_check").fetchone()
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.DatabaseError as error:
-        return f"not a readable SQLite database ({error})"
-    if row is None or row[0] != "ok":
-        return "fails PRAGMA integrity_check"
-    if version > latest_version():
-        return f"schema version {version} is newer than this Essaim ({latest_version()})"
-    return None
-
-
 def backup(settings: Settings, target: Path) -> int:
-    """Online backup: safe while the bot runs (SQLite's backup API copies a consistent state)."""
-    source = settings.database.path
-    if not source.exists():
-        print(f"database.path: {source} does not exist", file=sys.stderr)
-        return 1
-    problem = _integrity(source)
-    if problem:
-        print(f"{source}: {problem}", file=sys.stderr)
-        return 1
-    tmp = target.with_name(target.name + ".part")
-    tmp.unlink(missing_ok=True)
+    """Online backup through the backend's own method: safe while the bot runs."""
+    source = settings.database.target
     try:
-        with sqlite3.connect(source) as src, sqlite3.connect(tmp) as dest:
-            src.backup(dest)
-        dest.close()
-        src.close()
-    except (sqlite3.Error, OSError) as error:
-        tmp.unlink(missing_ok=True)
-        print(f"backup failed: {error}", file=sys.stderr)
+        check_database(source, must_exist=True)
+        asyncio.run(_backup(source, target))
+    except (DatabaseProblem, DatabaseError, OSError) as error:
+        print(_one_line(error), file=sys.stderr)
         return 1
-    problem = _integrity(tmp)
-    if problem:
-        tmp.unlink(missing_ok=True)
-        print(f"backup {problem}", file=sys.stderr)
-        return 1
-    tmp.replace(target)
     print(f"backup written to {target}")
     return 0
 
 
+async def _backup(source: str | Path, target: Path) -> None:
+    db = await open_database(source, migrate=False)
+    try:
+        await db.backup_to(target)
+    finally:
+        await db.close()
+
+
+def _one_line(error: Exception) -> str:
+    if isinstance(error, DatabaseProblem):
+        return str(error)
+    return f"backup failed: {error}"
+
+
 def restore(settings: Settings, source: Path) -> int:
     """Put a backup in place of the database; only while no bot holds the database."""
-    if not source.exists():
-        print(f"{source}: no such file", file=sys.stderr)
-        return 1
-    problem = _integrity(source)
-    if problem:
-        print(f"{source}: {problem}", file=sys.stderr)
-        return 1
-    dest = settings.database.path
-    lock = InstanceLock(dest)
+    lock = InstanceLock(settings.database.path)
     try:
         lock.acquire()
     except StartRefused as refusal:
         print(f"restore refused: {refusal}", file=sys.stderr)
         return 1
     try:
-        tmp = dest.with_name(dest.name + ".restore")
-        with sqlite3.connect(source) as src, sqlite3.connect(tmp) as copy:
-            src.backup(copy)
-        copy.close()
-        src.close()
-        for suffix in ("-wal", "-shm"):
-            Path(str(dest) + suffix).unlink(missing_ok=True)
-        os.replace(tmp, dest)
+        restore_database(settings.database.target, source)
+    except DatabaseProblem as problem:
+        print(problem, file=sys.stderr)
+        return 1
     finally:
         lock.release()
-    print(f"restored {source} to {dest}")
+    print(f"restored {source} to {settings.database.target}")
     return 0

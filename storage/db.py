@@ -1,46 +1,153 @@
-"""The one connection interface every repository uses.
+"""The one connection interface every repository uses, whatever the backend.
 
 Services own transactions (`async with db.transaction():`); repositories call `execute`,
 `fetch_one`, `fetch_all` and `executemany`, which run inside the caller's transaction when
-there is one (tracked per asyncio task with a context variable) and on their own otherwise.
-A PostgreSQL backend will be another class with these same few methods.
+there is one (tracked per asyncio task) and on their own otherwise. A `transaction()` inside
+another is a savepoint: if its block raises, only its own writes are undone.
+
+Values cross the interface as Python types and each backend converts them:
+- parameters: aware `datetime` (a naive one is refused), `bool`, and `dict` / `list` for JSON
+  columns; text, numbers and None as themselves;
+- rows: a column named `at` or ending in `_at` comes out as an aware `datetime`; a JSON column
+  is read with `row.json(name)`; booleans come out as something `bool()` reads right.
+Repositories write `?` placeholders; a backend whose driver wants another style translates.
+
+Nothing above `storage/` imports a driver or names a backend class: it calls
+`open_database(target)` with a path (SQLite) or a `postgresql://` URL, and catches
+`DatabaseError`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import logging
-import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-import aiosqlite
-
-log = logging.getLogger(__name__)
-
 Params = Sequence[Any] | dict[str, Any]
-Row = sqlite3.Row
-DatabaseError = sqlite3.Error
-"""What the backend raises when the database itself fails (locked, full, corrupt)."""
 
 
-class SchemaTooNew(Exception):
+class DatabaseError(Exception):
+    """The database itself failed (locked, full, corrupt, unreachable, a broken constraint).
+
+    Backends raise this (or a subclass) with the driver's error as `__cause__`.
+    """
+
+
+class IntegrityError(DatabaseError):
+    """A constraint refused the write (unique, foreign key, check, not null)."""
+
+
+class SchemaTooNew(DatabaseError):
     """The database was written by a newer Essaim than this one."""
 
 
-class DatabaseCorrupt(Exception):
-    """PRAGMA integrity_check did not answer ok."""
+class DatabaseProblem(Exception):
+    """The configured database cannot be used; the message is one line for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """The column names of one result, shared by all its rows."""
+
+    names: tuple[str, ...]
+    index: dict[str, int]
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> Layout:
+        names = tuple(names)
+        return cls(names, {name: i for i, name in enumerate(names)})
+
+
+def is_time_column(name: str) -> bool:
+    """The naming rule that tells a backend which result columns hold instants."""
+    return name == "at" or name.endswith("_at")
+
+
+class Row:
+    """One result row: read by column name (`row["id"]`) or position (`row[0]`).
+
+    It behaves like `sqlite3.Row` and asyncpg's `Record`: iterating yields the values,
+    `keys()` the names, and `dict(row)` maps one to the other. Rows are read-only.
+    """
+
+    __slots__ = ("_layout", "_values")
+
+    def __init__(self, layout: Layout, values: tuple[Any, ...]) -> None:
+        self._layout = layout
+        self._values = values
+
+    def __getitem__(self, key: str | int) -> Any:
+        if isinstance(key, str):
+            try:
+                return self._values[self._layout.index[key]]
+            except KeyError:
+                raise IndexError(f"no column named {key!r}") from None
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._layout.index
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Row):
+            return self._values == other._values and self._layout.names == other._layout.names
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
+    def __repr__(self) -> str:
+        return f"Row({dict(self.items())!r})"
+
+    def keys(self) -> list[str]:
+        return list(self._layout.names)
+
+    def values(self) -> list[Any]:
+        return list(self._values)
+
+    def items(self) -> list[tuple[str, Any]]:
+        return list(zip(self._layout.names, self._values, strict=True))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        i = self._layout.index.get(name)
+        return default if i is None else self._values[i]
+
+    def json(self, name: str) -> Any:
+        """A JSON column as Python values, on every backend."""
+        value = self[name]
+        if value is None or not isinstance(value, str | bytes):
+            return value
+        return json.loads(value)
+
+
+class Transaction(Protocol):
+    """What `async with db.transaction() as tx` gives: which level of nesting it is."""
+
+    @property
+    def depth(self) -> int:
+        """1 for the outermost transaction, 2 and more for savepoints inside it."""
+        ...
 
 
 class Database(Protocol):
-    """What repositories need from a storage backend."""
+    """What repositories and services need from a storage backend."""
 
-    def transaction(self) -> Any: ...
+    @property
+    def dialect(self) -> str:
+        """'sqlite' or 'postgresql': for the rare statement that has no portable form."""
+        ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
     def in_transaction(self) -> bool: ...
     async def execute(self, sql: str, params: Params = ()) -> int: ...
     async def execute_returning_id(self, sql: str, params: Params = ()) -> int: ...
@@ -48,25 +155,38 @@ class Database(Protocol):
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
     async def table_names(self) -> list[str]: ...
+    async def connect(self, *, migrate: bool = True) -> None: ...
+    async def close(self) -> None: ...
+    async def migrate(self, target: int | None = None) -> int: ...
+    async def schema_version(self) -> int: ...
+    async def backup_to(self, target: Path) -> None: ...
 
 
 def to_db_time(instant: datetime) -> str:
-    """Times are stored as ISO text in UTC, so they sort and compare as strings."""
+    """The text form SQLite stores instants in: ISO in UTC, so they sort as strings.
+
+    Repositories may pass aware datetimes directly; this stays for code that builds text.
+    """
     if instant.tzinfo is None:
         raise ValueError("naive datetime given to storage")
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def from_db_time(value: str | None) -> datetime | None:
+def from_db_time(value: str | datetime | None) -> datetime | None:
+    """An instant read from any backend (text from an SQLite expression, or a datetime)."""
     if value is None:
         return None
-    return datetime.fromisoformat(value)  # reads the trailing Z as UTC (Python 3.11+)
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value)  # reads the trailing Z as UTC (Python 3.11+)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
-def migration_files() -> list[tuple[int, str, str]]:
-    """(version, name, sql) of every numbered migration shipped with the code, in order."""
+def migration_files(dialect: str = "sqlite") -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every numbered migration of a dialect, in order."""
+    package = "storage.migrations" if dialect == "sqlite" else f"storage.migrations.{dialect}"
     found = []
-    for entry in resources.files("storage.migrations").iterdir():
+    for entry in resources.files(package).iterdir():
         name = entry.name
         if name.endswith(".sql") and name[:4].isdigit():
             found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
@@ -81,194 +201,48 @@ def latest_version() -> int:
     return len(migration_files())
 
 
-class SqliteDatabase:
-    """SQLite in WAL mode: one writer connection guarded by a lock, one reader connection.
-
-    Writes start with BEGIN IMMEDIATE so that a transaction never has to upgrade its lock
-    half-way (which is how SQLite deadlocks). Reads outside a transaction go to the reader
-    connection and see the last committed state.
-    """
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = str(path)
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
-        self._current: contextvars.ContextVar[aiosqlite.Connection | None] = (
-            contextvars.ContextVar(f"tx-{id(self)}", default=None)
-        )
-
-    async def _open(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        for pragma in ("foreign_keys = ON", "busy_timeout = 5000", "synchronous = NORMAL"):
-            await _run(conn, f"PRAGMA {pragma}")
-        return conn
-
-    async def connect(self, *, migrate: bool = True) -> None:
-        self._writer = await self._open()
-        await _run(self._writer, "PRAGMA journal_mode = WAL")
-        if migrate:
-            await self.migrate()
-        self._reader = await self._open()
-
-    async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
-
-    @property
-    def writer(self) -> aiosqlite.Connection:
-        if self._writer is None:
-            raise RuntimeError("database is not connected")
-        return self._writer
-
-    async def user_version(self) -> int:
-        async with self.writer.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
-
-    async def integrity_ok(self) -> bool:
-        async with self.writer.execute("PRAGMA integrity_check") as cur:
-            row = await cur.fetchone()
-        return row is not None and row[0] == "ok"
-
-    async def migrate(self, target: int | None = None) -> int:
-        """Apply the numbered migrations above the stored version, each in its own transaction."""
-        files = migration_files()
-        current = await self.user_version()
-        if current > len(files):
-            raise SchemaTooNew(
-                f"the database is at schema version {current} but this Essaim only knows "
-                f"{len(files)}: upgrade Essaim or restore an older backup"
-            )
-        goal = len(files) if target is None else target
-        for version, name, sql in files:
-            if current < version <= goal:
-                log.info("applying migration %s", name)
-                async with self._write_lock:
-                    await _run(self.writer, "BEGIN IMMEDIATE")
-                    try:
-                        for statement in _split_sql(sql):
-                            await _run(self.writer, statement)
-                        await _run(self.writer, f"PRAGMA user_version = {version}")
-                        await _run(self.writer, "COMMIT")
-                    except BaseException:
-                        await _run(self.writer, "ROLLBACK")
-                        raise
-                current = version
-        return current
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[None]:
-        """A write transaction for the current task; nested calls join the outer one."""
-        if self._current.get() is not None:
-            yield
-            return
-        async with self._write_lock:
-            conn = self.writer
-            await _run(conn, "BEGIN IMMEDIATE")
-            token = self._current.set(conn)
-            try:
-                yield
-            except BaseException:
-                await _run(conn, "ROLLBACK")
-                raise
-            else:
-                await _run(conn, "COMMIT")
-            finally:
-                self._current.reset(token)
-
-    def in_transaction(self) -> bool:
-        """Whether the current task is inside `transaction()`."""
-        return self._current.get() is not None
-
-    def _read_conn(self) -> aiosqlite.Connection:
-        conn = self._current.get() or self._reader
-        if conn is None:
-            raise RuntimeError("database is not connected")
-        return conn
-
-    async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one write; returns the number of rows it changed."""
-        if self._current.get() is None:
-            async with self.transaction():
-                return await self.execute(sql, params)
-        # One trip to the database thread: once executed, a write's statement is finished and
-        # holds nothing, so the cursor is not closed (a statement with RETURNING would be
-        # left pending: use fetch_all for those).
-        cursor = await self.writer.execute(sql, params)
-        return cursor.rowcount
-
-    async def execute_returning_id(self, sql: str, params: Params = ()) -> int:
-        if self._current.get() is None:
-            async with self.transaction():
-                return await self.execute_returning_id(sql, params)
-        row = await self.writer.execute_insert(sql, params)
-        if row is None or row[0] is None:
-            raise RuntimeError("statement inserted no row")
-        return int(row[0])
-
-    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        if self._current.get() is None:
-            async with self.transaction():
-                await self.executemany(sql, rows)
-                return
-        await self.writer.executemany(sql, rows)
-
-    # Reads fetch and close in one trip to the database thread (execute_fetchall), instead
-    # of three (execute, fetch, close): on a button press that is most of the database's cost.
-    async def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        rows = await self._read_conn().execute_fetchall(sql, params)
-        for row in rows:
-            return row
-        return None
-
-    async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        return list(await self._read_conn().execute_fetchall(sql, params))
-
-    async def table_names(self) -> list[str]:
-        """The application's tables, as the schema holds them (SQLite's own tables left out)."""
-        rows = await self.fetch_all(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name"
-        )
-        return [r["name"] for r in rows]
-
-    async def backup_to(self, target: Path) -> None:
-        """Consistent copy of the live database through SQLite's online backup API."""
-        async with self._write_lock:
-            dest = await aiosqlite.connect(str(target))
-            try:
-                await self.writer.backup(dest)
-            finally:
-                await dest.close()
+def too_new(where: str, version: int, known: int) -> str:
+    return (
+        f"the database {where} is at schema version {version} but this Essaim only knows "
+        f"{known}: upgrade Essaim or restore an older backup"
+    )
 
 
-async def _run(conn: aiosqlite.Connection, sql: str) -> None:
-    """A statement without rows (BEGIN, COMMIT, PRAGMA set): one trip, nothing left open."""
-    await conn.execute_fetchall(sql)
+def is_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
-def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements; migrations hold no semicolons inside literals."""
-    statements = []
-    buffer: list[str] = []
-    for line in script.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("--") or not stripped:
-            continue
-        buffer.append(line)
-        if sqlite3.complete_statement("\n".join(buffer)):
-            statements.append("\n".join(buffer))
-            buffer = []
-    if buffer:
-        statements.append("\n".join(buffer))
-    return statements
+def create_database(target: str | Path) -> Database:
+    """The backend for a target: a `postgresql://` URL, else the path of an SQLite file."""
+    if is_url(target):
+        raise DatabaseProblem("database.url: PostgreSQL is not supported by this version")
+    from storage.sqlite import SqliteDatabase
+
+    return SqliteDatabase(target)
 
 
-async def open_database(path: Path | str, *, migrate: bool = True) -> SqliteDatabase:
-    db = SqliteDatabase(path)
+async def open_database(target: str | Path, *, migrate: bool = True) -> Database:
+    """Connect (and bring the schema up to date, unless told not to)."""
+    db = create_database(target)
     await db.connect(migrate=migrate)
     return db
+
+
+def check_database(target: str | Path, *, must_exist: bool = False) -> None:
+    """Raise DatabaseProblem when the database cannot be used as is (nothing is changed).
+
+    A missing SQLite file is fine unless `must_exist` (it is created at start); a corrupt one,
+    or one of a newer schema, is not.
+    """
+    from storage.sqlite import inspect_file
+
+    problem = inspect_file(Path(target), must_exist=must_exist)
+    if problem is not None:
+        raise DatabaseProblem(problem)
+
+
+def restore_database(target: str | Path, source: Path) -> None:
+    """Replace the database with a backup (the bot must be stopped); DatabaseProblem if not."""
+    from storage.sqlite import restore_file
+
+    restore_file(Path(target), source)

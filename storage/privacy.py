@@ -9,9 +9,10 @@ A test scans every table after an erasure, so a table forgotten here is caught.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
-from storage.db import Database
+from storage.db import Database, Row, to_db_time
 
 Action = Literal["delete", "anonymise", "keep"]
 
@@ -95,7 +96,7 @@ class PrivacyRepository:
         rows = await self.db.fetch_all(
             f"SELECT * FROM {_ident(table)} WHERE {_ident(column)} = ?", (member_id,)
         )
-        return [dict(r) for r in rows]
+        return [_plain(r) for r in rows]
 
     async def rows(self, table: str) -> list[dict[str, Any]]:
         """Every row of a table, whole: what an auditor checking for personal data reads."""
@@ -125,7 +126,7 @@ class PrivacyRepository:
         for name, sql in EXTRA_EXPORTS.items():
             rows = await self.db.fetch_all(sql, (member_id,))
             if rows:
-                found[name] = [dict(r) for r in rows]
+                found[name] = [_plain(r) for r in rows]
         return found
 
     async def blank_sent_payloads(self, chat_id: int) -> None:
@@ -146,6 +147,11 @@ class PrivacyRepository:
             (cutoff, limit),
         )
         return [r["telegram_id"] for r in rows]
+
+
+def _plain(row: Row) -> dict[str, Any]:
+    """A row as JSON-ready values: instants in the stored text form, whatever the backend."""
+    return {k: to_db_time(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
 def _ident(name: str) -> str:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage.db import SchemaTooNew, SqliteDatabase, latest_version, migration_files
+from storage.db import IntegrityError, SchemaTooNew, latest_version, migration_files
+from storage.sqlite import SqliteDatabase
+
+NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
 def _tables(path) -> set[str]:
@@ -50,7 +54,7 @@ async def test_wal_mode_and_foreign_keys(tmp_path):
     await db.connect()
     row = await db.fetch_one("PRAGMA journal_mode")
     assert row is not None and row[0] == "wal"
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(IntegrityError):
         await db.execute("INSERT INTO member_themes (member_id, theme) VALUES (1, 'x')")
     await db.close()
 
@@ -70,7 +74,7 @@ async def test_transaction_rolls_back_everything_on_error(tmp_path):
     await db.connect()
     with pytest.raises(RuntimeError):
         async with db.transaction():
-            await db.execute("INSERT INTO consent_refusals VALUES (1, 'x')")
+            await db.execute("INSERT INTO consent_refusals VALUES (1, ?)", (NOW,))
             raise RuntimeError("boom")
     assert await db.fetch_all("SELECT * FROM consent_refusals") == []
     await db.close()
@@ -79,19 +83,55 @@ async def test_transaction_rolls_back_everything_on_error(tmp_path):
 async def test_concurrent_transactions_do_not_interleave(tmp_path):
     db = SqliteDatabase(tmp_path / "race.db")
     await db.connect()
-    await db.execute("INSERT INTO consent_refusals VALUES (1, '0')")
+    await db.execute("INSERT INTO consent_refusals VALUES (1, ?)", (NOW,))
 
     async def increment() -> None:
         async with db.transaction():
-            row = await db.fetch_one("SELECT refused_at FROM consent_refusals WHERE telegram_id=1")
+            row = await db.fetch_one("SELECT telegram_id FROM consent_refusals")
             assert row is not None
             await asyncio.sleep(0)
-            await db.execute(
-                "UPDATE consent_refusals SET refused_at = ? WHERE telegram_id = 1",
-                (str(int(row[0]) + 1),),
-            )
+            await db.execute("UPDATE consent_refusals SET telegram_id = ?", (row[0] + 1,))
 
     await asyncio.gather(*(increment() for _ in range(20)))
-    row = await db.fetch_one("SELECT refused_at FROM consent_refusals")
-    assert row is not None and row[0] == "20"
+    row = await db.fetch_one("SELECT telegram_id FROM consent_refusals")
+    assert row is not None and row[0] == 21
+    await db.close()
+
+
+async def test_nested_transaction_is_a_savepoint_rolled_back_alone(tmp_path):
+    db = SqliteDatabase(tmp_path / "savepoint.db")
+    await db.connect()
+    async with db.transaction() as outer:
+        assert outer.depth == 1
+        await db.execute("INSERT INTO consent_refusals VALUES (1, ?)", (NOW,))
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as inner:
+                assert inner.depth == 2 and db.in_transaction()
+                await db.execute("INSERT INTO consent_refusals VALUES (2, ?)", (NOW,))
+                raise RuntimeError("inner fails")
+        async with db.transaction():
+            await db.execute("INSERT INTO consent_refusals VALUES (3, ?)", (NOW,))
+    assert not db.in_transaction()
+    rows = await db.fetch_all("SELECT telegram_id FROM consent_refusals ORDER BY telegram_id")
+    assert [r[0] for r in rows] == [1, 3]
+    await db.close()
+
+
+async def test_values_cross_the_interface_as_python_types(tmp_path):
+    db = SqliteDatabase(tmp_path / "types.db")
+    await db.connect()
+    later = NOW + timedelta(microseconds=7)
+    await db.execute("INSERT INTO consent_refusals VALUES (1, ?)", (later,))
+    await db.execute(
+        "INSERT INTO audit_log (actor_id, action, details, at) VALUES (?, ?, ?, ?)",
+        (1, "x", {"é": [1, True]}, NOW),
+    )
+    row = await db.fetch_one("SELECT * FROM consent_refusals WHERE refused_at > ?", (NOW,))
+    assert row is not None and row["refused_at"] == later and row[0] == 1
+    assert dict(row) == {"telegram_id": 1, "refused_at": later} and "refused_at" in row
+    audit = await db.fetch_one("SELECT details, at FROM audit_log")
+    assert audit is not None and audit.json("details") == {"é": [1, True]}
+    assert audit["at"] == NOW and audit["at"].tzinfo is not None
+    with pytest.raises(IndexError):
+        audit["missing"]
     await db.close()

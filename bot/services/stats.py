@@ -122,7 +122,11 @@ class StatsService:
 
 
 def _csv_value(value: object) -> object:
-    """Stored times are ISO already; booleans as 0/1 stay numbers for spreadsheets."""
+    """Times in the stored ISO form on every backend; booleans as 0/1 for spreadsheets."""
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        return to_db_time(value)
+    if isinstance(value, bool):
+        return int(value)
     return value
