@@ -99,14 +99,23 @@ def check(text: str | None, limit: int) -> Checked:
     return Checked(value, length)
 
 
-def parse_int(text: str | None, low: int, high: int) -> int | None:
-    """A whole number typed by a person, within [low, high]; None for anything else.
+INT_MAX: Final = 2**53 - 1
+"""Above any id this bot stores (Telegram ids stay below 2**52), below SQLite's 2**63."""
 
-    Only ASCII digits count ("²" or "٣" are digits to `str.isdigit` but not to `int` or to
-    the person reading the screen), and a long string is refused before converting it.
+
+def strict_int(text: str, low: int = 0, high: int = INT_MAX) -> int | None:
+    """`text` as a whole number in [low, high], or None: ASCII digits only, no sign, no space.
+
+    The one place numbers from outside are read (typed answers through `parse_int`, button
+    data through bot/callbacks.py): `int()` takes "²" and "٣" (digits to `str.isdigit`),
+    signs, underscores and spaces, and turns 25 digits into a value no column holds.
     """
-    value = clean(text or "")
-    if not value or len(value) > 9 or not value.isascii() or not value.isdigit():
+    if not text or len(text) > len(str(high)) or not (text.isascii() and text.isdigit()):
         return None
-    number = int(value)
+    number = int(text)
     return number if low <= number <= high else None
+
+
+def parse_int(text: str | None, low: int, high: int) -> int | None:
+    """A whole number typed by a person, within [low, high]; None for anything else."""
+    return strict_int(clean(text or ""), low, high)

@@ -11,16 +11,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from bot.context import AppContext
 from bot.services.call_answers import Outcome
 from bot.services.call_drafts import FLOW, CallDrafts, DeadlinePreset, DraftView, Step
-from bot.services.calls import CallCounts, CallService
+from bot.services.calls import CallAction, CallCounts, CallPress, CallReply, CallService, Every
 from bot.texts import Raw
 from handlers.common import (
     answer,
-    cb,
     coordinator,
     label,
     onboarded_member,
-    parse_cb,
-    pattern,
     reply,
     show,
     stale,
@@ -31,7 +28,7 @@ from storage.calls import Call, Volunteer
 from storage.conversations import Conversation
 from storage.members import Member
 
-FEATURE = "call"
+Act = CallAction
 Rows = list[list[tuple[str, str]]]
 VOLUNTEERS_SHOWN = 60
 
@@ -59,8 +56,24 @@ def _drafts(context: AppContext) -> CallDrafts:
     return context.services.call_drafts
 
 
+def _deadline(preset: DeadlinePreset) -> str:
+    return CallPress(Act.DEADLINE, preset=preset.value).pack()
+
+
+def _toggle(step: Step, index: int | Every) -> str:
+    return CallPress(Act.TOGGLE, step=step.value, index=index).pack()
+
+
+def _audience(ambassadors: bool) -> str:
+    return CallPress(Act.AUDIENCE, ambassadors=ambassadors).pack()
+
+
+def _on(action: CallAction, call_id: int) -> str:
+    return CallPress(action, call_id=call_id).pack()
+
+
 def _cancel_row(context: AppContext, lang: str) -> list[tuple[str, str]]:
-    return [(label(context, lang, "common.button.cancel"), cb(FEATURE, "x"))]
+    return [(label(context, lang, "common.button.cancel"), CallPress(Act.CANCEL_DRAFT).pack())]
 
 
 def step_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, Rows]:
@@ -72,14 +85,20 @@ def step_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, R
     if step is Step.DEADLINE:
         rows = [
             [
-                (label(context, lang, "calls.button.deadline_2h"), cb(FEATURE, "dl", "2h")),
-                (label(context, lang, "calls.button.deadline_eve"), cb(FEATURE, "dl", "eve")),
+                (
+                    label(context, lang, "calls.button.deadline_2h"),
+                    _deadline(DeadlinePreset("2h")),
+                ),
+                (
+                    label(context, lang, "calls.button.deadline_eve"),
+                    _deadline(DeadlinePreset("eve")),
+                ),
             ]
         ]
     elif step in (Step.TERRITORIES, Step.THEMES):
         chosen = view.data.get(step.value, [])
         rows = [
-            [(("✅ " if name in chosen else "▫️ ") + name, cb(FEATURE, "tg", step, i))]
+            [(("✅ " if name in chosen else "▫️ ") + name, _toggle(step, i))]
             for i, name in enumerate(_drafts(context).options(step))
         ]
         every = (
@@ -87,12 +106,19 @@ def step_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, R
             if step is Step.TERRITORIES
             else "calls.button.all_themes"
         )
-        rows.append([(label(context, lang, every), cb(FEATURE, "tg", step, "all"))])
-        rows.append([(label(context, lang, "common.button.confirm"), cb(FEATURE, "ok", step))])
+        rows.append([(label(context, lang, every), _toggle(step, Every.ALL))])
+        rows.append(
+            [
+                (
+                    label(context, lang, "common.button.confirm"),
+                    CallPress(Act.CONFIRM, step=step.value).pack(),
+                )
+            ]
+        )
     elif step is Step.AUDIENCE:
         rows = [
-            [(label(context, lang, "calls.button.ambassadors"), cb(FEATURE, "au", 1))],
-            [(label(context, lang, "calls.button.everyone"), cb(FEATURE, "au", 0))],
+            [(label(context, lang, "calls.button.ambassadors"), _audience(True))],
+            [(label(context, lang, "calls.button.everyone"), _audience(False))],
         ]
     rows.append(_cancel_row(context, lang))
     if view.error:
@@ -146,8 +172,8 @@ async def _preview(update: Update, context: AppContext, lang: str, view: DraftVi
     if view.error:
         text = t(context, lang, view.error, **view.error_params) + "\n\n" + text
     rows: Rows = [
-        [(label(context, lang, "calls.button.send_now"), cb(FEATURE, "go"))],
-        [(label(context, lang, "calls.button.schedule"), cb(FEATURE, "sc"))],
+        [(label(context, lang, "calls.button.send_now"), CallPress(Act.SEND_NOW).pack())],
+        [(label(context, lang, "calls.button.schedule"), CallPress(Act.SCHEDULE).pack())],
         _cancel_row(context, lang),
     ]
     await reply(update, context, text, rows)
@@ -190,36 +216,36 @@ async def _coordinator_action(
     context: AppContext,
     coord: Member,
     lang: str,
-    action: str,
-    args: tuple[str, ...],
+    data: CallPress,
 ) -> None:
     query = update.callback_query
     if query is None:
         return
     drafts = _drafts(context)
+    action = data.action
     who = coord.telegram_id
     view: DraftView | None = None
     try:
-        if action == "dl" and args:
-            view = await drafts.draft_deadline(who, DeadlinePreset(args[0]))
-        elif action == "tg" and len(args) == 2:
-            index = None if args[1] == "all" else int(args[1])
-            view = await drafts.draft_toggle(who, Step(args[0]), index)
-        elif action == "ok" and args:
-            view = await drafts.draft_confirm(who, Step(args[0]))
-        elif action == "au" and args and args[0] in ("0", "1"):
-            view = await drafts.draft_audience(who, args[0] == "1")
-        elif action == "go":
+        if action is Act.DEADLINE:
+            view = await drafts.draft_deadline(who, DeadlinePreset(data.preset))
+        elif action is Act.TOGGLE:
+            index = None if data.index is Every.ALL else data.index
+            view = await drafts.draft_toggle(who, Step(data.step), index)
+        elif action is Act.CONFIRM:
+            view = await drafts.draft_confirm(who, Step(data.step))
+        elif action is Act.AUDIENCE:
+            view = await drafts.draft_audience(who, data.ambassadors)
+        elif action is Act.SEND_NOW:
             view = await drafts.send_now(who)
-        elif action == "sc":
+        elif action is Act.SCHEDULE:
             view = await drafts.draft_schedule(who)
-        elif action == "x":
+        elif action is Act.CANCEL_DRAFT:
             if await drafts.cancel_draft(who):
                 await show(update, context, t(context, lang, "common.cancelled"))
                 await answer(query)
                 return
-        elif action in ("v", "cl", "ca", "cy", "rm", "ls"):
-            await _manage(update, context, coord, lang, action, args)
+        else:
+            await _manage(update, context, coord, lang, data)
             return
     except ValueError:
         view = None
@@ -255,7 +281,7 @@ def _list_screen(
                 needed=call.needed,
             )
         )
-        rows.append([(f"#{call.id} · {service.title(call)[:40]}", cb(FEATURE, "v", call.id))])
+        rows.append([(f"#{call.id} · {service.title(call)[:40]}", _on(Act.VIEW, call.id))])
     return "\n\n".join(lines), rows
 
 
@@ -303,17 +329,17 @@ async def _detail_screen(
     if call.status in ("open", "complete"):
         rows.append(
             [
-                (label(context, lang, "calls.button.remind"), cb(FEATURE, "rm", call.id)),
-                (label(context, lang, "calls.button.close"), cb(FEATURE, "cl", call.id)),
+                (label(context, lang, "calls.button.remind"), _on(Act.REMIND, call.id)),
+                (label(context, lang, "calls.button.close"), _on(Act.CLOSE, call.id)),
             ]
         )
     elif call.status == "closed" and call.event_at > service.clock.now():
-        rows.append([(label(context, lang, "calls.button.remind"), cb(FEATURE, "rm", call.id))])
+        rows.append([(label(context, lang, "calls.button.remind"), _on(Act.REMIND, call.id))])
     if service.cancellable(call):
         rows.append(
-            [(label(context, lang, "calls.button.cancel_call"), cb(FEATURE, "ca", call.id))]
+            [(label(context, lang, "calls.button.cancel_call"), _on(Act.ASK_CANCEL, call.id))]
         )
-    rows.append([(label(context, lang, "common.button.back"), cb(FEATURE, "ls"))])
+    rows.append([(label(context, lang, "common.button.back"), CallPress(Act.LIST).pack())])
     return text, rows
 
 
@@ -329,8 +355,8 @@ async def _cancel_screen(
     key = "calls.cancel_confirm" if count else "calls.cancel_confirm_nobody"
     text = t(context, lang, key, title=service.title(detail.call), count=count)
     rows: Rows = [
-        [(label(context, lang, "calls.button.cancel_confirm"), cb(FEATURE, "cy", call_id))],
-        [(label(context, lang, "common.button.back"), cb(FEATURE, "v", call_id))],
+        [(label(context, lang, "calls.button.cancel_confirm"), _on(Act.CANCEL, call_id))],
+        [(label(context, lang, "common.button.back"), _on(Act.VIEW, call_id))],
     ]
     return text, rows
 
@@ -348,14 +374,14 @@ async def _manage(
     context: AppContext,
     coord: Member,
     lang: str,
-    action: str,
-    args: tuple[str, ...],
+    data: CallPress,
 ) -> None:
     query = update.callback_query
     if query is None:
         return
     service = _service(context)
-    if action == "ls":
+    action = data.action
+    if action is Act.LIST:
         calls = await service.list_calls(coord.telegram_id)
         if calls is None:
             await stale(update, context, lang)
@@ -364,17 +390,14 @@ async def _manage(
         await show(update, context, text, rows)
         await answer(query)
         return
-    call_id = int(args[0]) if args and args[0].isdigit() else None
-    if call_id is None:
-        await stale(update, context, lang)
-        return
+    call_id = data.call_id
     note: str | None = None
-    if action == "cl":
+    if action is Act.CLOSE:
         if await service.close(call_id, coord.telegram_id) is None:
             await stale(update, context, lang)
             return
         note = t(context, lang, "calls.closed_done")
-    elif action == "ca":
+    elif action is Act.ASK_CANCEL:
         # Cancelling tells everyone who answered: one more tap to be sure.
         confirm = await _cancel_screen(context, lang, call_id, coord)
         if confirm is None:
@@ -383,12 +406,12 @@ async def _manage(
         await show(update, context, *confirm)
         await answer(query)
         return
-    elif action == "cy":
+    elif action is Act.CANCEL:
         if await service.cancel(call_id, coord.telegram_id) is None:
             await stale(update, context, lang)
             return
         note = t(context, lang, "calls.cancel_done")
-    elif action == "rm":
+    elif action is Act.REMIND:
         count = await service.remind(call_id, coord.telegram_id)
         if count is None:
             await stale(update, context, lang)
@@ -418,19 +441,15 @@ async def _member_action(
     context: AppContext,
     member: Member,
     lang: str,
-    action: str,
-    args: tuple[str, ...],
+    data: CallPress,
 ) -> None:
     query = update.callback_query
     if query is None:
         return
     service = _service(context)
-    call_id = int(args[0]) if args and args[0].isdigit() else None
-    if call_id is None:
-        await stale(update, context, lang)
-        return
-    if action == "a" and len(args) == 2 and args[1] in ("y", "n"):
-        result = await service.answer(call_id, member.telegram_id, args[1] == "y")
+    call_id = data.call_id
+    if data.action is Act.ANSWER:
+        result = await service.answer(call_id, member.telegram_id, data.reply is CallReply.YES)
         if result.outcome is Outcome.UNKNOWN:
             await stale(update, context, lang)
             return
@@ -440,7 +459,7 @@ async def _member_action(
         key, alert = _ANSWERS[result.outcome]
         await answer(query, t(context, lang, key), alert)
         return
-    if action == "r":
+    if data.action is Act.RELAY:
         found = await service.relay(call_id, member.telegram_id)
         if found is None:
             await stale(update, context, lang)
@@ -457,11 +476,11 @@ async def on_button(update: Update, context: AppContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    data = parse_cb(query.data, FEATURE)
-    if data is not None and data.action in ("a", "r"):
+    data = CallPress.parse(query.data)
+    if data is not None and data.action in (Act.ANSWER, Act.RELAY):
         member, lang = await onboarded_member(update, context)
         if member is not None:
-            await _member_action(update, context, member, lang, data.action, data.args)
+            await _member_action(update, context, member, lang, data)
         return
     coord, lang = await coordinator(update, context)  # re-checked on every press
     if coord is None:
@@ -469,7 +488,7 @@ async def on_button(update: Update, context: AppContext) -> None:
     if data is None:
         await stale(update, context, lang)
         return
-    await _coordinator_action(update, context, coord, lang, data.action, data.args)
+    await _coordinator_action(update, context, coord, lang, data)
 
 
 async def resume(
@@ -489,5 +508,5 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
     return [
         CommandHandler("appel", new_call, filters=private),
         CommandHandler("appels", list_calls, filters=private),
-        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+        CallbackQueryHandler(on_button, pattern=CallPress.pattern()),
     ]

@@ -1,15 +1,14 @@
-"""What every feature's handlers share: callback data, language, replies, keyboards.
+"""What every feature's handlers share: routing of presses, language, replies, keyboards.
 
-Callback data has one shape, `<feature>:<version>:<action>[:<arg>...]`, parsed here only;
-a press whose data does not parse, or whose version is old, is answered as stale and changes
-nothing. Authorisation is never read from callback data: services re-check every press.
+Callback data is packed and parsed by each feature's model (bot/callbacks.py); a press whose
+data does not parse is answered as stale and changes nothing. Authorisation is never read from
+callback data: services re-check every press.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from telegram import (
     CallbackQuery,
@@ -22,51 +21,20 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bot.callbacks import Press
 from bot.context import AppContext
 from bot.inputs import echo
 from bot.texts import pick_language
 from storage.conversations import Conversation
 from storage.members import Member
 
-CALLBACK_VERSION = "1"
-
 InputHandler = Callable[[Update, AppContext, Member, Conversation], Awaitable[None]]
 
-
-@dataclass(frozen=True)
-class Cb:
-    feature: str
-    action: str
-    args: tuple[str, ...] = ()
-
-    def pack(self) -> str:
-        data = ":".join((self.feature, CALLBACK_VERSION, self.action, *self.args))
-        if len(data.encode()) > 64:
-            raise ValueError(f"callback data over 64 bytes: {data}")
-        return data
-
-    def int_arg(self, position: int) -> int | None:
-        try:
-            return int(self.args[position])
-        except (IndexError, ValueError):
-            return None
-
-
-def cb(feature: str, action: str, *args: object) -> str:
-    return Cb(feature, action, tuple(str(a) for a in args)).pack()
-
-
-def parse_cb(data: str | None, feature: str) -> Cb | None:
-    if not data:
-        return None
-    parts = data.split(":")
-    if len(parts) < 3 or parts[0] != feature or parts[1] != CALLBACK_VERSION:
-        return None
-    return Cb(parts[0], parts[2], tuple(parts[3:]))
-
-
-def pattern(feature: str) -> str:
-    return f"^{feature}:"
+P = TypeVar("P", bound=Press)
+OnPress = Callable[[Update, AppContext, Member, str, P], Awaitable[None]]
+"""A feature's handler for one action: the member behind the press, their language, the data."""
+Routes = Mapping[Any, OnPress[P]]
+"""A feature's table from action to handler (a test checks every action has one)."""
 
 
 def language_for(context: AppContext, member: Member | None, user: User | None) -> str:

@@ -5,35 +5,37 @@ The coordinators' moderation queue lives in handlers/moderation.py, under the sa
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple
+
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot.callbacks import Pick
 from bot.context import AppContext
 from bot.services.initiatives import (
     FLOW,
     LIMITS,
     NEEDS,
     OTHER_TERRITORY,
-    PREFIX,
     BrowsePage,
     Detail,
     DraftView,
+    InitiativeAction,
+    InitiativePress,
     InitiativeService,
     Outcome,
     Step,
 )
 from bot.texts import Raw
 from handlers.common import (
-    Cb,
+    Routes,
     answer,
-    cb,
     current_member,
     denied,
     label,
     language_for,
     onboarded_member,
-    parse_cb,
-    pattern,
     reply,
     show,
     stale,
@@ -44,12 +46,35 @@ from storage.conversations import Conversation
 from storage.initiatives import Initiative, SupportKind
 from storage.members import Member
 
-FEATURE = PREFIX  # callback prefix, shared with the buttons the service queues
 Rows = list[list[tuple[str, str]]]
-ALL = "-"
+Filter = int | Pick
+"""A list filter as buttons carry it: an index into the settings' list, or a Pick."""
 # Shown back so the member can shorten it, but the whole message must stay under 4096.
 # What a press helper did: False = does not apply (stale), True = done, str = alert to show.
 Handled = bool | str
+OnHandled = Callable[[Update, AppContext, Member, str, InitiativePress], Awaitable[Handled]]
+Act = InitiativeAction
+
+
+class Position(NamedTuple):
+    """Where in the list a detail screen was opened from, to go back there."""
+
+    territory: Filter = Pick.ALL
+    theme: Filter = Pick.ALL
+    page: int = 0
+
+    @classmethod
+    def of(cls, data: InitiativePress) -> Position:
+        return cls(data.territory, data.theme, data.page)
+
+
+def press(action: InitiativeAction, initiative_id: int = 0, at: Position | None = None) -> str:
+    """A list or detail button: the initiative (if any) and the list position it keeps."""
+    at = at or Position()
+    return InitiativePress(
+        action, initiative_id=initiative_id, territory=at.territory, theme=at.theme, page=at.page
+    ).pack()
+
 
 _PROMPTS = {
     Step.TITLE: "initiatives.ask.title",
@@ -70,10 +95,20 @@ def service_of(context: AppContext) -> InitiativeService:
 # --- the proposal draft --------------------------------------------------------------------
 
 
+def _draft(
+    action: InitiativeAction,
+    step: Step = Step.PREVIEW,
+    theme: Filter = Pick.ALL,
+    territory: Filter = Pick.ALL,
+    need: str = "",
+) -> str:
+    return InitiativePress(action, step=step, theme=theme, territory=territory, need=need).pack()
+
+
 def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, Rows]:
     service = service_of(context)
     settings = context.services.settings
-    cancel = [(label(context, lang, "common.button.cancel"), cb(FEATURE, "cx"))]
+    cancel = [(label(context, lang, "common.button.cancel"), _draft(Act.CANCEL_DRAFT))]
     rows: Rows = []
     if view.step is Step.PREVIEW:
         text = (
@@ -81,24 +116,27 @@ def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, 
             + "\n\n"
             + service.draft_card(lang, view.values)
         )
-        rows = [[(label(context, lang, "initiatives.button.submit"), cb(FEATURE, "sub"))]]
+        rows = [[(label(context, lang, "initiatives.button.submit"), _draft(Act.SUBMIT))]]
         for step in (Step.TITLE, Step.DESCRIPTION, Step.THEME, Step.TERRITORY, Step.NEEDS):
             key = f"initiatives.button.edit_{step}"
-            rows.append([(label(context, lang, key), cb(FEATURE, "ed", step))])
+            rows.append([(label(context, lang, key), _draft(Act.EDIT, step=step))])
         rows.append(cancel)
     else:
         text = t(context, lang, _PROMPTS[view.step], limit=LIMITS.get(view.step, 0))
         if view.step is Step.THEME:
-            rows = [[(name, cb(FEATURE, "th", i))] for i, name in enumerate(settings.themes)]
+            themes = enumerate(settings.themes)
+            rows = [[(name, _draft(Act.THEME, theme=i))] for i, name in themes]
         elif view.step is Step.TERRITORY:
-            rows = [[(name, cb(FEATURE, "te", i))] for i, name in enumerate(settings.territories)]
-            rows.append([(service.territory_label(lang, OTHER_TERRITORY), cb(FEATURE, "te", "x"))])
+            places = enumerate(settings.territories)
+            rows = [[(name, _draft(Act.TERRITORY, territory=i))] for i, name in places]
+            other = service.territory_label(lang, OTHER_TERRITORY)
+            rows.append([(other, _draft(Act.TERRITORY, territory=Pick.OTHER))])
         elif view.step is Step.NEEDS:
             for need in NEEDS:
                 mark = "✅ " if need in view.needs else "▫️ "
                 need_label = label(context, lang, f"initiatives.need.{need}")
-                rows.append([(mark + need_label, cb(FEATURE, "nd", need))])
-            rows.append([(label(context, lang, "common.button.confirm"), cb(FEATURE, "ndok"))])
+                rows.append([(mark + need_label, _draft(Act.NEED, need=need))])
+            rows.append([(label(context, lang, "common.button.confirm"), _draft(Act.NEEDS_DONE))])
         rows.append(cancel)
     if view.error:
         error = t(context, lang, view.error, limit=view.limit)
@@ -159,26 +197,32 @@ async def on_draft_input(
     await render_draft(update, context, lang, found)
 
 
-async def _draft_action(context: AppContext, member_id: int, data: Cb) -> DraftView | None:
+async def _draft_action(
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
+) -> Handled:
     service = service_of(context)
-    try:
-        if data.action == "th":
-            return await service.choose(member_id, Step.THEME, int(data.args[0]))
-        if data.action == "te":
-            index = None if data.args[0] == "x" else int(data.args[0])
-            return await service.choose(member_id, Step.TERRITORY, index)
-        if data.action == "nd":
-            return await service.toggle_need(member_id, data.args[0])
-        if data.action == "ndok":
-            return await service.confirm_needs(member_id)
-        if data.action == "ed":
-            return await service.edit(member_id, Step(data.args[0]))
-    except (IndexError, ValueError):
-        return None
-    return None
+    member_id = member.telegram_id
+    view: DraftView | None = None
+    if data.action is Act.THEME and isinstance(data.theme, int):
+        view = await service.choose(member_id, Step.THEME, data.theme)
+    elif data.action is Act.TERRITORY and data.territory is not Pick.ALL:
+        index = data.territory if isinstance(data.territory, int) else None
+        view = await service.choose(member_id, Step.TERRITORY, index)
+    elif data.action is Act.NEED:
+        view = await service.toggle_need(member_id, data.need)
+    elif data.action is Act.NEEDS_DONE:
+        view = await service.confirm_needs(member_id)
+    elif data.action is Act.EDIT:
+        view = await service.edit(member_id, data.step)
+    if view is None:
+        return False
+    await render_draft(update, context, lang, view)
+    return True
 
 
-async def _submit(update: Update, context: AppContext, member: Member, lang: str) -> None:
+async def _submit(
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
+) -> None:
     query = update.callback_query
     assert query is not None
     result = await service_of(context).submit(member.telegram_id)
@@ -193,7 +237,9 @@ async def _submit(update: Update, context: AppContext, member: Member, lang: str
     await answer(query)
 
 
-async def _cancel(update: Update, context: AppContext, member: Member, lang: str) -> None:
+async def _cancel(
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
+) -> None:
     query = update.callback_query
     assert query is not None
     service = service_of(context)
@@ -232,9 +278,9 @@ async def my_initiatives(update: Update, context: AppContext) -> None:
     for item in items:
         if item.status == "changes":
             text = label(context, lang, "initiatives.button.edit_item", title=item.title[:40])
-            rows.append([(text, cb(FEATURE, "rs", item.id))])
+            rows.append([(text, press(Act.REOPEN, item.id))])
         elif item.status == "published":
-            rows.append([("🔎 " + item.title[:40], cb(FEATURE, "op", item.id))])
+            rows.append([("🔎 " + item.title[:40], press(Act.OPEN, item.id))])
     text = t(context, lang, "initiatives.mine_title") + "\n\n" + "\n\n".join(lines)
     await reply(update, context, text, rows)
 
@@ -242,31 +288,19 @@ async def my_initiatives(update: Update, context: AppContext) -> None:
 # --- browsing, supports and stages ----------------------------------------------------------
 
 
-def _state(args: tuple[str, ...]) -> tuple[str, str, int]:
-    """The browse position (territory, theme, page) carried by list and detail buttons."""
-    territory = args[0] if len(args) > 0 else ALL
-    theme = args[1] if len(args) > 1 else ALL
-    try:
-        page = int(args[2]) if len(args) > 2 else 0
-    except ValueError:
-        page = 0
-    return territory, theme, page
-
-
-def _filter_value(options: list[str], raw: str, other: bool = False) -> str | None:
-    """A filter button's value: "-" for all, an index into `options`, or "x" for autre."""
-    if raw == ALL:
+def _filter_value(options: list[str], value: Filter, other: bool = False) -> str | None:
+    """A filter's meaning: None for all, an option of `options`, or autre when `other`."""
+    if value is Pick.ALL:
         return None
-    if raw == "x" and other:
+    if value is Pick.OTHER and other:
         return OTHER_TERRITORY
-    index = int(raw)
-    if not 0 <= index < len(options):
-        raise ValueError(raw)
-    return options[index]
+    if not isinstance(value, int) or not 0 <= value < len(options):
+        raise ValueError(value)
+    return options[value]
 
 
 def list_screen(
-    context: AppContext, lang: str, found: BrowsePage, territory: str, theme: str
+    context: AppContext, lang: str, found: BrowsePage, territory: Filter, theme: Filter
 ) -> tuple[str, Rows]:
     service = service_of(context)
     settings = context.services.settings
@@ -297,48 +331,48 @@ def list_screen(
             needs=service.needs_label(lang, item.needs),
             supporters=item.supporters,
         )
-        rows.append(
-            [("🔎 " + item.title[:40], cb(FEATURE, "op", item.id, territory, theme, found.page))]
-        )
+        here = Position(territory, theme, found.page)
+        rows.append([("🔎 " + item.title[:40], press(Act.OPEN, item.id, here))])
     nav: list[tuple[str, str]] = []
     if found.page > 0:
         prev = label(context, lang, "common.button.previous")
-        nav.append((prev, cb(FEATURE, "br", territory, theme, found.page - 1)))
+        nav.append((prev, press(Act.BROWSE, at=Position(territory, theme, found.page - 1))))
     if found.page + 1 < found.pages:
         nxt = label(context, lang, "common.button.next")
-        nav.append((nxt, cb(FEATURE, "br", territory, theme, found.page + 1)))
+        nav.append((nxt, press(Act.BROWSE, at=Position(territory, theme, found.page + 1))))
     if nav:
         rows.append(nav)
     rows.append(
         [
             (
                 label(context, lang, "initiatives.button.filter_territory"),
-                cb(FEATURE, "ft", theme),
+                press(Act.FILTER_TERRITORY, at=Position(theme=theme)),
             ),
             (
                 label(context, lang, "initiatives.button.filter_theme"),
-                cb(FEATURE, "fh", territory),
+                press(Act.FILTER_THEME, at=Position(territory=territory)),
             ),
         ]
     )
     return text, rows
 
 
-def filter_screen(context: AppContext, lang: str, kind: str, other: str) -> tuple[str, Rows]:
+def filter_screen(
+    context: AppContext, lang: str, kind: InitiativeAction, other: Filter
+) -> tuple[str, Rows]:
+    """Pick a territory (keeping the theme filter `other`) or a theme (keeping the territory)."""
     settings = context.services.settings
     service = service_of(context)
     everything = label(context, lang, "initiatives.filter.all")
-    if kind == "ft":
-        rows = [
-            [(name, cb(FEATURE, "br", i, other, 0))] for i, name in enumerate(settings.territories)
-        ]
-        rows.append(
-            [(service.territory_label(lang, OTHER_TERRITORY), cb(FEATURE, "br", "x", other, 0))]
-        )
-        rows.append([(everything, cb(FEATURE, "br", ALL, other, 0))])
+    if kind is Act.FILTER_TERRITORY:
+        places: list[tuple[str, Filter]] = [(n, i) for i, n in enumerate(settings.territories)]
+        places.append((service.territory_label(lang, OTHER_TERRITORY), Pick.OTHER))
+        places.append((everything, Pick.ALL))
+        rows = [[(name, press(Act.BROWSE, at=Position(i, other)))] for name, i in places]
         return t(context, lang, "initiatives.filter.pick_territory"), rows
-    rows = [[(name, cb(FEATURE, "br", other, i, 0))] for i, name in enumerate(settings.themes)]
-    rows.append([(everything, cb(FEATURE, "br", other, ALL, 0))])
+    themes: list[tuple[str, Filter]] = [(n, i) for i, n in enumerate(settings.themes)]
+    themes.append((everything, Pick.ALL))
+    rows = [[(name, press(Act.BROWSE, at=Position(other, i)))] for name, i in themes]
     return t(context, lang, "initiatives.filter.pick_theme"), rows
 
 
@@ -347,12 +381,12 @@ async def browse(update: Update, context: AppContext) -> None:
     if member is None:
         return
     found = await service_of(context).browse(None, None, 0)
-    text, rows = list_screen(context, lang, found, ALL, ALL)
+    text, rows = list_screen(context, lang, found, Pick.ALL, Pick.ALL)
     await reply(update, context, text, rows)
 
 
 def detail_screen(
-    context: AppContext, lang: str, found: Detail, back: tuple[str, str, int]
+    context: AppContext, lang: str, found: Detail, back: Position
 ) -> tuple[str, Rows]:
     service = service_of(context)
     item = found.initiative
@@ -373,12 +407,11 @@ def detail_screen(
         )
     )
     rows: Rows = []
-    state = (item.id, *back)
     if item.status == "published" and not found.is_author and found.next_stages:
-        for kind, key in (("support", "sup"), ("participate", "par")):
+        for kind, action in (("support", Act.SUPPORT), ("participate", Act.PARTICIPATE)):
             mark = "✅ " if kind in found.mine else ""
             text_label = mark + label(context, lang, f"initiatives.button.{kind}")
-            rows.append([(text_label, cb(FEATURE, key, *state))])
+            rows.append([(text_label, press(action, item.id, back))])
     if found.is_author:
         if item.proposed_stage:
             text += "\n" + t(
@@ -391,85 +424,97 @@ def detail_screen(
             name = service.stage_label(lang, stage)
             key = "initiatives.button.propose_stage"
             rows.append(
-                [(label(context, lang, key, stage=name), cb(FEATURE, "pst", item.id, stage))]
+                [
+                    (
+                        label(context, lang, key, stage=name),
+                        _stage(Act.PROPOSE_STAGE, item.id, stage),
+                    )
+                ]
             )
     if found.is_coordinator:
         for stage in found.next_stages:
             name = service.stage_label(lang, stage)
             key = "initiatives.button.set_stage"
             rows.append(
-                [(label(context, lang, key, stage=name), cb(FEATURE, "stg", item.id, stage))]
+                [(label(context, lang, key, stage=name), _stage(Act.SET_STAGE, item.id, stage))]
             )
-    rows.append([(label(context, lang, "common.button.back"), cb(FEATURE, "br", *back))])
+    rows.append([(label(context, lang, "common.button.back"), press(Act.BROWSE, at=back))])
     return text, rows
 
 
-async def _browse_action(
-    update: Update, context: AppContext, member: Member, lang: str, data: Cb
+def _stage(action: InitiativeAction, initiative_id: int, stage: str) -> str:
+    return InitiativePress(action, initiative_id=initiative_id, stage=stage).pack()
+
+
+async def _browse(
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
 ) -> Handled:
-    """List, filter, open and support presses; False when the press does not apply."""
-    service = service_of(context)
+    """A list page, with its territory and theme filters."""
     settings = context.services.settings
     try:
-        if data.action == "br":
-            territory, theme, page = _state(data.args)
-            found = await service.browse(
-                _filter_value(settings.territories, territory, other=True),
-                _filter_value(settings.themes, theme),
-                page,
-            )
-            text, rows = list_screen(context, lang, found, territory, theme)
-            await show(update, context, text, rows)
-            return True
-        if data.action in ("ft", "fh"):
-            other = data.args[0] if data.args else ALL
-            if data.action == "ft":
-                _filter_value(settings.themes, other)
-            else:
-                _filter_value(settings.territories, other, other=True)
-            text, rows = filter_screen(context, lang, data.action, other)
-            await show(update, context, text, rows)
-            return True
-        initiative_id = data.int_arg(0)
-        if initiative_id is None:
-            return False
-        back = _state(data.args[1:])
-        if data.action == "op":
-            detail = await service.detail(member.telegram_id, initiative_id)
-        elif data.action in ("sup", "par"):
-            kind: SupportKind = "support" if data.action == "sup" else "participate"
-            detail = await service.toggle_support(member.telegram_id, initiative_id, kind)
-            if detail is not None and detail.outcome is Outcome.DENIED:
-                return t(context, lang, "initiatives.own")
-            if detail is not None and detail.outcome is Outcome.STALE:
-                return t(context, lang, "initiatives.closed")
-        else:
-            return False
-    except (ValueError, IndexError):
+        territory = _filter_value(settings.territories, data.territory, other=True)
+        theme = _filter_value(settings.themes, data.theme)
+    except ValueError:
         return False
+    found = await service_of(context).browse(territory, theme, data.page)
+    text, rows = list_screen(context, lang, found, data.territory, data.theme)
+    await show(update, context, text, rows)
+    return True
+
+
+async def _filter(
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
+) -> Handled:
+    """The choice of a territory (keeping the theme filter) or of a theme (keeping the other)."""
+    settings = context.services.settings
+    try:
+        if data.action is Act.FILTER_TERRITORY:
+            _filter_value(settings.themes, data.theme)
+            other = data.theme
+        else:
+            _filter_value(settings.territories, data.territory, other=True)
+            other = data.territory
+    except ValueError:
+        return False
+    text, rows = filter_screen(context, lang, data.action, other)
+    await show(update, context, text, rows)
+    return True
+
+
+async def _detail(
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
+) -> Handled:
+    """Open an initiative, or support it / take part (a second tap takes it back)."""
+    service = service_of(context)
+    if data.action is Act.OPEN:
+        detail = await service.detail(member.telegram_id, data.initiative_id)
+    else:
+        kind: SupportKind = "support" if data.action is Act.SUPPORT else "participate"
+        detail = await service.toggle_support(member.telegram_id, data.initiative_id, kind)
+        if detail is not None and detail.outcome is Outcome.DENIED:
+            return t(context, lang, "initiatives.own")
+        if detail is not None and detail.outcome is Outcome.STALE:
+            return t(context, lang, "initiatives.closed")
     if detail is None:
         return False
-    text, rows = detail_screen(context, lang, detail, back)
+    text, rows = detail_screen(context, lang, detail, Position.of(data))
     await show(update, context, text, rows)
     return True
 
 
 async def _stage_action(
-    update: Update, context: AppContext, member: Member, lang: str, data: Cb
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
 ) -> Handled:
     service = service_of(context)
-    initiative_id = data.int_arg(0)
-    if initiative_id is None:
-        return False
-    stage = data.args[1] if len(data.args) > 1 else ""
-    if data.action == "stg":
+    initiative_id = data.initiative_id
+    if data.action is Act.SET_STAGE:
         if not member.is_coordinator:
             return t(context, lang, "common.denied")
-        detail = await service.set_stage(member.telegram_id, initiative_id, stage)
-    elif data.action == "pst":
-        detail = await service.propose_stage(member.telegram_id, initiative_id, stage)
+        detail = await service.set_stage(member.telegram_id, initiative_id, data.stage)
+    elif data.action is Act.PROPOSE_STAGE:
+        detail = await service.propose_stage(member.telegram_id, initiative_id, data.stage)
         if detail is not None:
-            text, rows = detail_screen(context, lang, detail, (ALL, ALL, 0))
+            text, rows = detail_screen(context, lang, detail, Position())
             await show(update, context, text, rows)
             return t(context, lang, "initiatives.stage_proposed")
     else:
@@ -478,19 +523,17 @@ async def _stage_action(
         detail = await service.refuse_stage(member.telegram_id, initiative_id)
     if detail is None:
         return False
-    text, rows = detail_screen(context, lang, detail, (ALL, ALL, 0))
+    text, rows = detail_screen(context, lang, detail, Position())
     await show(update, context, text, rows)
     return True
 
 
 async def _gardener(
-    update: Update, context: AppContext, member: Member, lang: str, data: Cb
-) -> bool:
-    initiative_id = data.int_arg(0)
-    if initiative_id is None:
-        return False
-    accept = data.action == "gy"
-    outcome = await service_of(context).answer_gardener(member.telegram_id, initiative_id, accept)
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
+) -> Handled:
+    accept = data.action is Act.GARDENER_YES
+    service = service_of(context)
+    outcome = await service.answer_gardener(member.telegram_id, data.initiative_id, accept)
     if outcome is Outcome.STALE:
         return False
     if outcome is Outcome.ALREADY:
@@ -502,12 +545,9 @@ async def _gardener(
 
 
 async def _reopen(
-    update: Update, context: AppContext, member: Member, lang: str, data: Cb
-) -> bool:
-    initiative_id = data.int_arg(0)
-    if initiative_id is None:
-        return False
-    view = await service_of(context).reopen(member.telegram_id, initiative_id)
+    update: Update, context: AppContext, member: Member, lang: str, data: InitiativePress
+) -> Handled:
+    view = await service_of(context).reopen(member.telegram_id, data.initiative_id)
     if view is None:
         return False
     text, rows = draft_screen(context, lang, view)
@@ -515,16 +555,35 @@ async def _reopen(
     return True
 
 
-DRAFT = ("th", "te", "nd", "ndok", "ed")
-BROWSING = ("br", "ft", "fh", "op", "sup", "par")
-STAGES = ("stg", "pst", "nst")
+ANSWERED: Routes[InitiativePress] = {Act.SUBMIT: _submit, Act.CANCEL_DRAFT: _cancel}
+"""Presses whose handler answers the press itself."""
+ROUTES: dict[InitiativeAction, OnHandled] = {
+    Act.THEME: _draft_action,
+    Act.TERRITORY: _draft_action,
+    Act.NEED: _draft_action,
+    Act.NEEDS_DONE: _draft_action,
+    Act.EDIT: _draft_action,
+    Act.BROWSE: _browse,
+    Act.FILTER_TERRITORY: _filter,
+    Act.FILTER_THEME: _filter,
+    Act.OPEN: _detail,
+    Act.SUPPORT: _detail,
+    Act.PARTICIPATE: _detail,
+    Act.SET_STAGE: _stage_action,
+    Act.PROPOSE_STAGE: _stage_action,
+    Act.REFUSE_STAGE: _stage_action,
+    Act.GARDENER_YES: _gardener,
+    Act.GARDENER_NO: _gardener,
+    Act.REOPEN: _reopen,
+}
+"""Presses answered here: stale when their handler returns False, an alert for a text."""
 
 
 async def on_button(update: Update, context: AppContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    data = parse_cb(query.data, FEATURE)
+    data = InitiativePress.parse(query.data)
     member, lang = await current_member(update, context)
     if data is None or member is None:
         await stale(update, context, lang)
@@ -532,26 +591,10 @@ async def on_button(update: Update, context: AppContext) -> None:
     if member.onboarded_at is None:
         await answer(query, t(context, lang, "common.start_first"), True)
         return
-    if data.action == "sub":
-        await _submit(update, context, member, lang)
+    if data.action in ANSWERED:
+        await ANSWERED[data.action](update, context, member, lang, data)
         return
-    if data.action == "cx":
-        await _cancel(update, context, member, lang)
-        return
-    handled: Handled = False
-    if data.action in DRAFT:
-        view = await _draft_action(context, member.telegram_id, data)
-        if view is not None:
-            await render_draft(update, context, lang, view)
-            handled = True
-    elif data.action in BROWSING:
-        handled = await _browse_action(update, context, member, lang, data)
-    elif data.action in STAGES:
-        handled = await _stage_action(update, context, member, lang, data)
-    elif data.action in ("gy", "gn"):
-        handled = await _gardener(update, context, member, lang, data)
-    elif data.action == "rs":
-        handled = await _reopen(update, context, member, lang, data)
+    handled = await ROUTES[data.action](update, context, member, lang, data)
     if handled is False:
         await stale(update, context, lang)
         return
@@ -581,5 +624,5 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
         CommandHandler("proposer", propose, filters=private),
         CommandHandler("mesinitiatives", my_initiatives, filters=private),
         CommandHandler("initiatives", browse, filters=private),
-        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+        CallbackQueryHandler(on_button, pattern=InitiativePress.pattern()),
     ]

@@ -1,8 +1,9 @@
 """/propositions: the coordinators' moderation queue, with a reason for every refusal.
 
-Shares the `ini` callback prefix with handlers/initiatives.py; its handler is registered first
-and only takes the moderation actions. Every press is re-checked by the service (role, and the
-proposal still pending), so a forged or late press changes nothing.
+Shares the `ini` callback prefix with handlers/initiatives.py, with its own model
+(ModerationPress); its handler is registered first and only takes the moderation actions. Every
+press is re-checked by the service (role, and the proposal still pending), so a forged or late
+press changes nothing.
 """
 
 from __future__ import annotations
@@ -11,28 +12,38 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import AppContext
-from bot.services.initiatives import MESSAGE_MAX, MOD_FLOW, ModKind, ModResult, Outcome
+from bot.services.initiatives import (
+    MESSAGE_MAX,
+    MOD_FLOW,
+    ModerationAction,
+    ModerationPress,
+    ModKind,
+    ModResult,
+    Outcome,
+)
 from handlers.common import (
-    Cb,
+    Routes,
     answer,
-    cb,
     coordinator,
     denied,
     label,
     language_for,
-    parse_cb,
     reply,
     show,
     stale,
     t,
     your_text,
 )
-from handlers.initiatives import FEATURE, Rows, service_of
+from handlers.initiatives import Rows, service_of
 from storage.conversations import Conversation
 from storage.initiatives import Initiative
 from storage.members import Member
 
-ACTIONS = ("pub", "chg", "dec", "q", "mcx")
+Act = ModerationAction
+
+
+def _queue_at(position: int) -> str:
+    return ModerationPress(Act.QUEUE, position=position).pack()
 
 
 def queue_screen(
@@ -50,18 +61,16 @@ def queue_screen(
     ]
     nav: list[tuple[str, str]] = []
     if position > 0:
-        nav.append(
-            (label(context, lang, "common.button.previous"), cb(FEATURE, "q", position - 1))
-        )
+        nav.append((label(context, lang, "common.button.previous"), _queue_at(position - 1)))
     if position + 1 < len(items):
-        nav.append((label(context, lang, "common.button.next"), cb(FEATURE, "q", position + 1)))
+        nav.append((label(context, lang, "common.button.next"), _queue_at(position + 1)))
     if nav:
         rows.append(nav)
     return text, rows
 
 
 def _back_to_queue(context: AppContext, lang: str) -> Rows:
-    return [[(label(context, lang, "initiatives.button.queue"), cb(FEATURE, "q", 0))]]
+    return [[(label(context, lang, "initiatives.button.queue"), _queue_at(0))]]
 
 
 async def proposals(update: Update, context: AppContext) -> None:
@@ -74,19 +83,16 @@ async def proposals(update: Update, context: AppContext) -> None:
 
 
 async def _moderate(
-    update: Update, context: AppContext, member: Member, lang: str, data: Cb
+    update: Update, context: AppContext, member: Member, lang: str, data: ModerationPress
 ) -> None:
     query = update.callback_query
     assert query is not None
     service = service_of(context)
-    initiative_id = data.int_arg(0)
-    if initiative_id is None:
-        await stale(update, context, lang)
-        return
-    if data.action == "pub":
+    initiative_id = data.initiative_id
+    if data.action is Act.PUBLISH:
         result = await service.publish(member.telegram_id, initiative_id)
     else:
-        kind = ModKind.CHANGES if data.action == "chg" else ModKind.DECLINE
+        kind = ModKind.CHANGES if data.action is Act.ASK_CHANGES else ModKind.DECLINE
         result = await service.begin_decision(member.telegram_id, initiative_id, kind)
     if result.outcome is Outcome.DENIED:
         await denied(update, context, lang)
@@ -97,7 +103,7 @@ async def _moderate(
     if result.outcome is not Outcome.DONE or result.initiative is None:
         await stale(update, context, lang)
         return
-    if data.action == "pub":
+    if data.action is Act.PUBLISH:
         text = t(context, lang, "initiatives.mod.published", title=result.initiative.title)
         await show(update, context, text, _back_to_queue(context, lang))
     else:
@@ -113,7 +119,7 @@ async def _ask_message(
     text = t(context, lang, key, title=result.initiative.title, limit=MESSAGE_MAX)
     if error:
         text = error + "\n\n" + text
-    rows = [[(label(context, lang, "common.button.cancel"), cb(FEATURE, "mcx"))]]
+    rows = [[(label(context, lang, "common.button.cancel"), ModerationPress(Act.CANCEL).pack())]]
     await reply(update, context, text, rows)
 
 
@@ -154,7 +160,9 @@ async def on_moderation_input(
     await reply(update, context, text, _back_to_queue(context, lang))
 
 
-async def _cancel(update: Update, context: AppContext, lang: str, member: Member) -> None:
+async def _cancel(
+    update: Update, context: AppContext, member: Member, lang: str, data: ModerationPress
+) -> None:
     query = update.callback_query
     assert query is not None
     if not await service_of(context).cancel_decision(member.telegram_id):
@@ -164,27 +172,38 @@ async def _cancel(update: Update, context: AppContext, lang: str, member: Member
     await answer(query)
 
 
+async def _queue(
+    update: Update, context: AppContext, member: Member, lang: str, data: ModerationPress
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    items = await service_of(context).queue(member.telegram_id) or []
+    text, rows = queue_screen(context, lang, items, data.position)
+    await show(update, context, text, rows)
+    await answer(query)
+
+
+ROUTES: Routes[ModerationPress] = {
+    Act.PUBLISH: _moderate,
+    Act.ASK_CHANGES: _moderate,
+    Act.DECLINE: _moderate,
+    Act.QUEUE: _queue,
+    Act.CANCEL: _cancel,
+}
+
+
 async def on_button(update: Update, context: AppContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    data = parse_cb(query.data, FEATURE)
+    data = ModerationPress.parse(query.data)
     member, lang = await coordinator(update, context)
     if member is None:
         return
     if data is None:
         await stale(update, context, lang)
         return
-    if data.action == "mcx":
-        await _cancel(update, context, lang, member)
-        return
-    if data.action == "q":
-        items = await service_of(context).queue(member.telegram_id) or []
-        text, rows = queue_screen(context, lang, items, data.int_arg(0) or 0)
-        await show(update, context, text, rows)
-        await answer(query)
-        return
-    await _moderate(update, context, member, lang, data)
+    await ROUTES[data.action](update, context, member, lang, data)
 
 
 async def resume(
@@ -204,5 +223,5 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("propositions", proposals, filters=private),
-        CallbackQueryHandler(on_button, pattern=f"^{FEATURE}:1:({'|'.join(ACTIONS)})(:|$)"),
+        CallbackQueryHandler(on_button, pattern=ModerationPress.matches),
     ]

@@ -5,18 +5,23 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
+from bot.callbacks import CallbackError, Pick
 from bot.context import AppContext
-from bot.services.members import FLOW, InviteOutcome, Progress, Step
+from bot.services.members import (
+    FLOW,
+    InviteOutcome,
+    OnboardingAction,
+    OnboardingPress,
+    Progress,
+    Step,
+)
 from bot.texts import Raw
 from handlers import menu
 from handlers.common import (
     answer,
-    cb,
     current_member,
     label,
     language_for,
-    parse_cb,
-    pattern,
     reply,
     show,
     stale,
@@ -26,7 +31,7 @@ from handlers.common import (
 from storage.conversations import Conversation
 from storage.members import Member
 
-FEATURE = "ob"
+Act = OnboardingAction
 Rows = list[list[tuple[str, str]]]
 
 _PROMPTS = {
@@ -41,6 +46,10 @@ _PROMPTS = {
 }
 
 
+def _press(action: OnboardingAction, step: Step, index: int = 0, yes: bool = False) -> str:
+    return OnboardingPress(action, step=step, index=index, yes=yes).pack()
+
+
 def step_screen(context: AppContext, lang: str, progress: Progress) -> tuple[str, Rows]:
     """The question for the member's current step, with its buttons."""
     step = progress.step
@@ -53,22 +62,30 @@ def step_screen(context: AppContext, lang: str, progress: Progress) -> tuple[str
         keep = label(
             context, lang, "onboarding.button.keep_name", name=progress.member.display_name
         )
-        rows = [[(keep, cb(FEATURE, "keep"))]]
+        rows = [[(keep, OnboardingPress(Act.KEEP_NAME).pack())]]
     elif step is Step.TERRITORY:
-        rows = [[(name, cb(FEATURE, "terr", i))] for i, name in enumerate(settings.territories)]
-        rows.append([(label(context, lang, "onboarding.button.other"), cb(FEATURE, "terr", "x"))])
+        places: list[tuple[str, int | Pick]] = [
+            (name, i) for i, name in enumerate(settings.territories)
+        ]
+        places.append((label(context, lang, "onboarding.button.other"), Pick.OTHER))
+        rows = [[(name, OnboardingPress(Act.TERRITORY, territory=i).pack())] for name, i in places]
     elif step in (Step.THEMES, Step.TECH_TERRITORIES):
         options = settings.themes if step is Step.THEMES else settings.territories
         rows = [
-            [(("✅ " if name in progress.selected else "▫️ ") + name, cb(FEATURE, "tog", step, i))]
+            [
+                (
+                    ("✅ " if name in progress.selected else "▫️ ") + name,
+                    _press(Act.TOGGLE, step, index=i),
+                )
+            ]
             for i, name in enumerate(options)
         ]
-        rows.append([(label(context, lang, "common.button.confirm"), cb(FEATURE, "ok", step))])
+        rows.append([(label(context, lang, "common.button.confirm"), _press(Act.CONFIRM, step))])
     elif step in (Step.AMBASSADOR, Step.GARDENER):
         rows = [
             [
-                (label(context, lang, "common.button.yes"), cb(FEATURE, "yn", step, 1)),
-                (label(context, lang, "common.button.no"), cb(FEATURE, "yn", step, 0)),
+                (label(context, lang, "common.button.yes"), _press(Act.YES_NO, step, yes=True)),
+                (label(context, lang, "common.button.no"), _press(Act.YES_NO, step, yes=False)),
             ]
         ]
     if progress.error:
@@ -157,10 +174,13 @@ async def start(update: Update, context: AppContext) -> None:
                 t(context, lang, "consent.months", count=services.settings.retention_months)
             ),
         )
-        accept = cb(FEATURE, "yes", arg) if arg and len(arg) <= 40 else cb(FEATURE, "yes")
+        try:  # the /start payload rides on the button when it fits, else it is dropped
+            accept = OnboardingPress(Act.ACCEPT, start=arg or "").pack()
+        except CallbackError:
+            accept = OnboardingPress(Act.ACCEPT).pack()
         rows = [
             [(label(context, lang, "consent.button.accept"), accept)],
-            [(label(context, lang, "consent.button.refuse"), cb(FEATURE, "no"))],
+            [(label(context, lang, "consent.button.refuse"), OnboardingPress(Act.REFUSE).pack())],
         ]
         await reply(update, context, text, rows)
         return
@@ -194,16 +214,16 @@ async def on_button(update: Update, context: AppContext) -> None:
     user = update.effective_user
     if query is None or user is None:
         return
-    data = parse_cb(query.data, FEATURE)
+    data = OnboardingPress.parse(query.data)
     member, lang = await current_member(update, context)
     if data is None:
         await stale(update, context, lang)
         return
     services = context.services.members
-    if data.action in ("yes", "no") and member is None:
-        await _consent(update, context, lang, data.action == "yes", data.args)
+    if data.action in (Act.ACCEPT, Act.REFUSE) and member is None:
+        await _consent(update, context, lang, data)
         return
-    progress = await _step_action(context, user.id, data.action, data.args)
+    progress = await _step_action(context, user.id, data)
     if progress is None:
         await stale(update, context, lang)
         return
@@ -214,43 +234,38 @@ async def on_button(update: Update, context: AppContext) -> None:
 
 
 async def _step_action(
-    context: AppContext, user_id: int, action: str, args: tuple[str, ...]
+    context: AppContext, user_id: int, data: OnboardingPress
 ) -> Progress | None:
     services = context.services.members
-    try:
-        if action == "keep":
-            return await services.keep_name(user_id)
-        if action == "terr" and args:
-            return await services.choose_territory(
-                user_id, None if args[0] == "x" else int(args[0])
-            )
-        if action == "tog" and len(args) == 2:
-            return await services.toggle(user_id, Step(args[0]), int(args[1]))
-        if action == "ok" and args:
-            return await services.confirm_selection(user_id, Step(args[0]))
-        if action == "yn" and len(args) == 2 and args[1] in ("0", "1"):
-            return await services.answer_yes_no(user_id, Step(args[0]), args[1] == "1")
-    except ValueError:
-        return None
+    if data.action is Act.KEEP_NAME:
+        return await services.keep_name(user_id)
+    if data.action is Act.TERRITORY:
+        if data.territory is Pick.ALL:
+            return None
+        index = data.territory if isinstance(data.territory, int) else None
+        return await services.choose_territory(user_id, index)
+    if data.action is Act.TOGGLE:
+        return await services.toggle(user_id, data.step, data.index)
+    if data.action is Act.CONFIRM:
+        return await services.confirm_selection(user_id, data.step)
+    if data.action is Act.YES_NO:
+        return await services.answer_yes_no(user_id, data.step, data.yes)
     return None
 
 
-async def _consent(
-    update: Update, context: AppContext, lang: str, accepted: bool, args: tuple[str, ...]
-) -> None:
+async def _consent(update: Update, context: AppContext, lang: str, data: OnboardingPress) -> None:
     query = update.callback_query
     user = update.effective_user
     if query is None or user is None:
         return
     services = context.services.members
-    if not accepted:
+    if data.action is Act.REFUSE:
         await services.refuse_consent(user.id)
         await show(update, context, t(context, lang, "consent.refused"))
         await answer(query)
         return
-    progress = await services.accept_consent(
-        user.id, user.first_name, user.username, lang, args[0] if args else None
-    )
+    start = data.start or None
+    progress = await services.accept_consent(user.id, user.first_name, user.username, lang, start)
     await show(update, context, t(context, lang, "consent.accepted"))
     await _tell_invite(update, context, lang, progress.invite)
     if progress.step is not None:
@@ -300,5 +315,5 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("start", start, filters=private),
-        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+        CallbackQueryHandler(on_button, pattern=OnboardingPress.pattern()),
     ]

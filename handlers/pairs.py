@@ -8,27 +8,27 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 from bot.context import AppContext
 from bot.inputs import clean, utf16_len
 from bot.services.pairs import (
-    FEATURE,
     INTERVAL_CHOICES,
     NOTE_FLOW,
     NOTE_MAX,
     RELAY_FLOW,
+    REPLY_CODES,
     ConfirmOutcome,
     MatchView,
     Overview,
+    PairAction,
     PairCard,
+    PairPress,
     PairService,
 )
 from bot.texts import Raw
 from handlers.common import (
+    Routes,
     answer,
-    cb,
     coordinator,
     current_member,
     label,
     onboarded_member,
-    parse_cb,
-    pattern,
     reply,
     show,
     stale,
@@ -67,7 +67,12 @@ async def binome(update: Update, context: AppContext) -> None:
         await _start_relay(update, context, member, lang, peers[0].pair_id)
         return
     rows = [
-        [(f"{p.other.display_name} — {service.role(lang, p.other)}", cb(FEATURE, "to", p.pair_id))]
+        [
+            (
+                f"{p.other.display_name} — {service.role(lang, p.other)}",
+                PairPress(PairAction.CHOOSE_PEER, pair_id=p.pair_id).pack(),
+            )
+        ]
         for p in peers
     ]
     await reply(update, context, t(context, lang, "pairs.relay.choose"), rows)
@@ -83,7 +88,14 @@ async def _start_relay(
         update,
         context,
         t(context, lang, "pairs.relay.prompt", name=peer.other.display_name),
-        [[(label(context, lang, "common.button.cancel"), cb(FEATURE, "x"))]],
+        [
+            [
+                (
+                    label(context, lang, "common.button.cancel"),
+                    PairPress(PairAction.CANCEL_RELAY).pack(),
+                )
+            ]
+        ],
     )
     return True
 
@@ -223,7 +235,7 @@ def _overview_screen(context: AppContext, lang: str, overview: Overview) -> tupl
         [
             (
                 f"{_icon(pair.health)} {citizen.display_name} ↔ {tech.display_name}",
-                cb(FEATURE, "c", pair.id),
+                PairPress(PairAction.CARD, pair_id=pair.id).pack(),
             )
         ]
         for pair, citizen, tech in overview.pairs
@@ -261,11 +273,15 @@ def _proposals_screen(context: AppContext, lang: str, view: MatchView) -> tuple[
                     [
                         (
                             label(context, lang, "pairs.button.confirm_one", n=n),
-                            cb(FEATURE, "ok", line.proposal.id),
+                            PairPress(
+                                PairAction.CONFIRM_PROPOSAL, proposal_id=line.proposal.id
+                            ).pack(),
                         ),
                         (
                             label(context, lang, "pairs.button.skip_one", n=n),
-                            cb(FEATURE, "sk", line.proposal.id),
+                            PairPress(
+                                PairAction.SKIP_PROPOSAL, proposal_id=line.proposal.id
+                            ).pack(),
                         ),
                     ]
                 )
@@ -274,7 +290,7 @@ def _proposals_screen(context: AppContext, lang: str, view: MatchView) -> tuple[
             [
                 (
                     label(context, lang, "pairs.button.confirm_all", count=pending),
-                    cb(FEATURE, "all", view.batch),
+                    PairPress(PairAction.CONFIRM_BATCH, batch=view.batch).pack(),
                 )
             ]
         )
@@ -327,12 +343,24 @@ def _card_screen(
     if pair.status == "active":
         rows = [
             [
-                (label(context, lang, "pairs.button.nudge"), cb(FEATURE, "n", pair.id)),
-                (label(context, lang, "pairs.button.interval"), cb(FEATURE, "iv", pair.id)),
+                (
+                    label(context, lang, "pairs.button.nudge"),
+                    PairPress(PairAction.NUDGE, pair_id=pair.id).pack(),
+                ),
+                (
+                    label(context, lang, "pairs.button.interval"),
+                    PairPress(PairAction.INTERVAL_MENU, pair_id=pair.id).pack(),
+                ),
             ],
             [
-                (label(context, lang, "pairs.button.repair"), cb(FEATURE, "rp", pair.id)),
-                (label(context, lang, "pairs.button.end"), cb(FEATURE, "en", pair.id)),
+                (
+                    label(context, lang, "pairs.button.repair"),
+                    PairPress(PairAction.ASK_REPAIR, pair_id=pair.id).pack(),
+                ),
+                (
+                    label(context, lang, "pairs.button.end"),
+                    PairPress(PairAction.ASK_END, pair_id=pair.id).pack(),
+                ),
             ],
         ]
     return text, rows
@@ -351,32 +379,22 @@ async def on_button(update: Update, context: AppContext) -> None:
     query = update.callback_query
     if query is None:
         return
-    data = parse_cb(query.data, FEATURE)
+    data = PairPress.parse(query.data)
     member, lang = await current_member(update, context)
     if data is None or member is None or member.onboarded_at is None:
         await stale(update, context, lang)
         return
-    if data.action in _MEMBER_ACTIONS:
-        await _MEMBER_ACTIONS[data.action](update, context, member, lang, data.args)
+    if data.action in MEMBER_ROUTES:
+        await MEMBER_ROUTES[data.action](update, context, member, lang, data)
         return
-    if data.action in _COORDINATOR_ACTIONS:
-        coord, lang = await coordinator(update, context)
-        if coord is None:
-            return
-        await _COORDINATOR_ACTIONS[data.action](update, context, coord, lang, data.args)
+    coord, lang = await coordinator(update, context)  # re-checked on every press
+    if coord is None:
         return
-    await stale(update, context, lang)
-
-
-def _int(args: tuple[str, ...], position: int = 0) -> int | None:
-    try:
-        return int(args[position])
-    except (IndexError, ValueError):
-        return None
+    await COORDINATOR_ROUTES[data.action](update, context, coord, lang, data)
 
 
 async def _write(
-    update: Update, context: AppContext, member: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, member: Member, lang: str, data: PairPress
 ) -> None:
     """The "write to my pair" button of the pairing notice: same as /binome."""
     query = update.callback_query
@@ -390,19 +408,19 @@ async def _write(
 
 
 async def _reply_to(
-    update: Update, context: AppContext, member: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, member: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    pair_id = _int(args)
-    if pair_id is None or not await _start_relay(update, context, member, lang, pair_id):
+    pair_id = data.pair_id
+    if not await _start_relay(update, context, member, lang, pair_id):
         await stale(update, context, lang)
         return
     await answer(query)
 
 
 async def _cancel(
-    update: Update, context: AppContext, member: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, member: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
@@ -412,15 +430,12 @@ async def _cancel(
 
 
 async def _answer(
-    update: Update, context: AppContext, member: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, member: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    checkin_id = _int(args)
-    if checkin_id is None or len(args) < 2:
-        await stale(update, context, lang)
-        return
-    result = await _service(context).answer(member.telegram_id, checkin_id, args[1])
+    code = REPLY_CODES[data.reply]
+    result = await _service(context).answer(member.telegram_id, data.checkin_id, code)
     if result is None:
         await stale(update, context, lang)
         return
@@ -430,19 +445,24 @@ async def _answer(
     if result.note_expected:
         text += "\n\n" + t(context, lang, "pairs.note.ask", limit=NOTE_MAX)
         rows = [
-            [(label(context, lang, "common.button.skip"), cb(FEATURE, "ns", result.answer.id))]
+            [
+                (
+                    label(context, lang, "common.button.skip"),
+                    PairPress(PairAction.SKIP_NOTE, answer_id=result.answer.id).pack(),
+                )
+            ]
         ]
     await show(update, context, text, rows)
     await answer(query)
 
 
 async def _skip_note(
-    update: Update, context: AppContext, member: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, member: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    answer_id = _int(args)
-    if answer_id is None or not await _service(context).skip_note(member.telegram_id, answer_id):
+    answer_id = data.answer_id
+    if not await _service(context).skip_note(member.telegram_id, answer_id):
         await stale(update, context, lang)
         return
     await show(update, context, t(context, lang, "pairs.note.skipped"))
@@ -450,26 +470,26 @@ async def _skip_note(
 
 
 async def _choose(
-    update: Update, context: AppContext, member: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, member: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    pair_id = _int(args)
-    if pair_id is None or not await _start_relay(update, context, member, lang, pair_id):
+    pair_id = data.pair_id
+    if not await _start_relay(update, context, member, lang, pair_id):
         await stale(update, context, lang)
         return
     await answer(query)
 
 
 async def _confirm(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    proposal_id = _int(args)
+    proposal_id = data.proposal_id
     service = _service(context)
-    proposal = await service.repo.proposal(proposal_id) if proposal_id is not None else None
-    if proposal is None or proposal_id is None:
+    proposal = await service.repo.proposal(proposal_id)
+    if proposal is None:
         await stale(update, context, lang)
         return
     done = await service.confirm_proposal(coord.telegram_id, proposal_id)
@@ -482,14 +502,14 @@ async def _confirm(
 
 
 async def _skip(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    proposal_id = _int(args)
+    proposal_id = data.proposal_id
     service = _service(context)
-    proposal = await service.repo.proposal(proposal_id) if proposal_id is not None else None
-    if proposal is None or proposal_id is None:
+    proposal = await service.repo.proposal(proposal_id)
+    if proposal is None:
         await stale(update, context, lang)
         return
     if not await service.skip_proposal(coord.telegram_id, proposal_id):
@@ -501,14 +521,14 @@ async def _skip(
 
 
 async def _confirm_all(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    batch = _int(args)
+    batch = data.batch
     service = _service(context)
     results = await service.confirm_batch(coord.telegram_id, batch) if batch else None
-    if not results or batch is None:
+    if not results:
         await stale(update, context, lang)
         return
     created = sum(r.outcome is ConfirmOutcome.CREATED for r in results)
@@ -525,13 +545,13 @@ async def _confirm_all(
 
 
 async def _card(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    pair_id = _int(args)
+    pair_id = data.pair_id
     service = _service(context)
-    card = await service.card(coord.telegram_id, pair_id) if pair_id is not None else None
+    card = await service.card(coord.telegram_id, pair_id)
     if card is None:
         await stale(update, context, lang)
         return
@@ -549,47 +569,52 @@ async def _refresh_card(
 
 
 async def _nudge(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    pair_id = _int(args)
-    if pair_id is None or not await _service(context).nudge(coord.telegram_id, pair_id):
+    pair_id = data.pair_id
+    if not await _service(context).nudge(coord.telegram_id, pair_id):
         await stale(update, context, lang)
         return
     await answer(query, t(context, lang, "pairs.nudged"))
 
 
 async def _interval_menu(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    pair_id = _int(args)
+    pair_id = data.pair_id
     card = await _service(context).card(coord.telegram_id, pair_id) if pair_id else None
-    if card is None or pair_id is None or card.pair.status != "active":
+    if card is None or card.pair.status != "active":
         await stale(update, context, lang)
         return
     rows: Rows = [
         [
-            (label(context, lang, "pairs.button.days", days=d), cb(FEATURE, "is", pair_id, d))
+            (
+                label(context, lang, "pairs.button.days", days=d),
+                PairPress(PairAction.INTERVAL_SET, pair_id=pair_id, days=d).pack(),
+            )
             for d in INTERVAL_CHOICES
         ],
-        [(label(context, lang, "common.button.back"), cb(FEATURE, "cr", pair_id))],
+        [
+            (
+                label(context, lang, "common.button.back"),
+                PairPress(PairAction.CARD_BACK, pair_id=pair_id).pack(),
+            )
+        ],
     ]
     await show(update, context, t(context, lang, "pairs.interval.ask"), rows)
     await answer(query)
 
 
 async def _interval_set(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    pair_id, days = _int(args, 0), _int(args, 1)
-    if pair_id is None or days is None:
-        await stale(update, context, lang)
-        return
+    pair_id, days = data.pair_id, data.days
     if not await _service(context).set_interval(coord.telegram_id, pair_id, days):
         await stale(update, context, lang)
         return
@@ -598,28 +623,24 @@ async def _interval_set(
 
 
 async def _card_back(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
     query = update.callback_query
     assert query is not None
-    pair_id = _int(args)
-    if pair_id is None:
-        await stale(update, context, lang)
-        return
-    await _refresh_card(update, context, coord, lang, pair_id)
+    await _refresh_card(update, context, coord, lang, data.pair_id)
     await answer(query)
 
 
 async def _ask_repair(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
-    await _ask(update, context, coord, lang, _int(args), "repair")
+    await _ask(update, context, coord, lang, data.pair_id, "repair")
 
 
 async def _ask_end(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
-    await _ask(update, context, coord, lang, _int(args), "ended")
+    await _ask(update, context, coord, lang, data.pair_id, "ended")
 
 
 async def _ask(
@@ -627,20 +648,34 @@ async def _ask(
     context: AppContext,
     coord: Member,
     lang: str,
-    pair_id: int | None,
+    pair_id: int,
     reason: EndReason,
 ) -> None:
     """Re-pair and end are asked once more before they happen (both gardeners are told)."""
     query = update.callback_query
     assert query is not None
     card = await _service(context).card(coord.telegram_id, pair_id) if pair_id else None
-    if card is None or pair_id is None or card.pair.status != "active":
+    if card is None or card.pair.status != "active":
         await stale(update, context, lang)
         return
-    key, action = ("pairs.repair.ask", "rpok") if reason == "repair" else ("pairs.end.ask", "enok")
+    key, action = (
+        ("pairs.repair.ask", PairAction.REPAIR)
+        if reason == "repair"
+        else ("pairs.end.ask", PairAction.END)
+    )
     rows: Rows = [
-        [(label(context, lang, "common.button.confirm"), cb(FEATURE, action, pair_id))],
-        [(label(context, lang, "common.button.back"), cb(FEATURE, "cr", pair_id))],
+        [
+            (
+                label(context, lang, "common.button.confirm"),
+                PairPress(action, pair_id=pair_id).pack(),
+            )
+        ],
+        [
+            (
+                label(context, lang, "common.button.back"),
+                PairPress(PairAction.CARD_BACK, pair_id=pair_id).pack(),
+            )
+        ],
     ]
     text = t(
         context,
@@ -654,15 +689,15 @@ async def _ask(
 
 
 async def _do_repair(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
-    await _do(update, context, coord, lang, _int(args), "repair")
+    await _do(update, context, coord, lang, data.pair_id, "repair")
 
 
 async def _do_end(
-    update: Update, context: AppContext, coord: Member, lang: str, args: tuple[str, ...]
+    update: Update, context: AppContext, coord: Member, lang: str, data: PairPress
 ) -> None:
-    await _do(update, context, coord, lang, _int(args), "ended")
+    await _do(update, context, coord, lang, data.pair_id, "ended")
 
 
 async def _do(
@@ -670,39 +705,39 @@ async def _do(
     context: AppContext,
     coord: Member,
     lang: str,
-    pair_id: int | None,
+    pair_id: int,
     reason: EndReason,
 ) -> None:
     query = update.callback_query
     assert query is not None
-    if pair_id is None or not await _service(context).end_pair(coord.telegram_id, pair_id, reason):
+    if not await _service(context).end_pair(coord.telegram_id, pair_id, reason):
         await stale(update, context, lang)
         return
     await show(update, context, t(context, lang, f"pairs.{reason}.done"))
     await answer(query)
 
 
-_MEMBER_ACTIONS = {
-    "w": _write,
-    "rep": _reply_to,
-    "to": _choose,
-    "x": _cancel,
-    "a": _answer,
-    "ns": _skip_note,
+MEMBER_ROUTES: Routes[PairPress] = {
+    PairAction.WRITE: _write,
+    PairAction.REPLY: _reply_to,
+    PairAction.CHOOSE_PEER: _choose,
+    PairAction.CANCEL_RELAY: _cancel,
+    PairAction.CHECKIN_ANSWER: _answer,
+    PairAction.SKIP_NOTE: _skip_note,
 }
-_COORDINATOR_ACTIONS = {
-    "ok": _confirm,
-    "sk": _skip,
-    "all": _confirm_all,
-    "c": _card,
-    "cr": _card_back,
-    "n": _nudge,
-    "iv": _interval_menu,
-    "is": _interval_set,
-    "rp": _ask_repair,
-    "en": _ask_end,
-    "rpok": _do_repair,
-    "enok": _do_end,
+COORDINATOR_ROUTES: Routes[PairPress] = {
+    PairAction.CONFIRM_PROPOSAL: _confirm,
+    PairAction.SKIP_PROPOSAL: _skip,
+    PairAction.CONFIRM_BATCH: _confirm_all,
+    PairAction.CARD: _card,
+    PairAction.CARD_BACK: _card_back,
+    PairAction.NUDGE: _nudge,
+    PairAction.INTERVAL_MENU: _interval_menu,
+    PairAction.INTERVAL_SET: _interval_set,
+    PairAction.ASK_REPAIR: _ask_repair,
+    PairAction.ASK_END: _ask_end,
+    PairAction.REPAIR: _do_repair,
+    PairAction.END: _do_end,
 }
 
 
@@ -711,5 +746,5 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
     return [
         CommandHandler("binome", binome, filters=private),
         CommandHandler("binomes", binomes, filters=private),
-        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+        CallbackQueryHandler(on_button, pattern=PairPress.pattern()),
     ]

@@ -8,20 +8,17 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import AppContext
+from bot.services.privacy import PrivacyAction, PrivacyPress
 from handlers.common import (
     answer,
-    cb,
     current_member,
     label,
-    parse_cb,
-    pattern,
+    onboarded_member,
     reply,
     show,
     stale,
     t,
 )
-
-FEATURE = "priv"
 
 
 async def my_data(update: Update, context: AppContext) -> None:
@@ -51,10 +48,10 @@ async def forget(update: Update, context: AppContext) -> None:
         [
             (
                 label(context, lang, "privacy.button.confirm"),
-                cb(FEATURE, "erase", member.telegram_id),
+                PrivacyPress(PrivacyAction.ERASE, member_id=member.telegram_id).pack(),
             )
         ],
-        [(label(context, lang, "common.button.cancel"), cb(FEATURE, "keep"))],
+        [(label(context, lang, "common.button.cancel"), PrivacyPress(PrivacyAction.KEEP).pack())],
     ]
     await reply(update, context, t(context, lang, "privacy.confirm"), rows)
 
@@ -65,16 +62,16 @@ async def on_button(update: Update, context: AppContext) -> None:
     if query is None or user is None:
         return
     member, lang = await current_member(update, context)
-    data = parse_cb(query.data, FEATURE)
+    data = PrivacyPress.parse(query.data)
     # The button names whose data it erases; only that very member may press it.
-    if data is None or member is None or data.int_arg(0) not in (None, member.telegram_id):
+    if data is None or member is None or data.member_id not in (0, member.telegram_id):
         await stale(update, context, lang)
         return
-    if data.action == "keep":
+    if data.action is PrivacyAction.KEEP:
         await show(update, context, t(context, lang, "privacy.kept"))
         await answer(query)
         return
-    if data.action == "erase" and data.int_arg(0) == member.telegram_id:
+    if data.action is PrivacyAction.ERASE and data.member_id == member.telegram_id:
         await context.services.privacy.erase(member.telegram_id)
         await show(update, context, t(context, lang, "privacy.erased"))
         await answer(query)
@@ -87,5 +84,5 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
     return [
         CommandHandler(["mesdonnees", "mydata"], my_data, filters=private),
         CommandHandler(["oublier", "forget"], forget, filters=private),
-        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+        CallbackQueryHandler(on_button, pattern=PrivacyPress.pattern()),
     ]

@@ -6,17 +6,15 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot.context import AppContext
-from bot.services.members import Step
+from bot.services.members import ProfileAction, ProfilePress, Step
 from bot.texts import Raw
 from handlers import menu
 from handlers.common import (
+    Routes,
     answer,
-    cb,
     coordinator,
     label,
     onboarded_member,
-    parse_cb,
-    pattern,
     reply,
     show,
     stale,
@@ -25,31 +23,31 @@ from handlers.common import (
 from handlers.onboarding import render, summary_text
 from storage.members import Member
 
-FEATURE = "pf"
+Act = ProfileAction
 Rows = list[list[tuple[str, str]]]
 
 
 def profile_rows(context: AppContext, lang: str, member: Member) -> Rows:
-    def button(key: str, action: str, *args: object) -> tuple[str, str]:
-        return (label(context, lang, key), cb(FEATURE, action, *args))
+    def button(key: str, action: ProfileAction, step: Step = Step.NAME) -> tuple[str, str]:
+        return (label(context, lang, key), ProfilePress(action, step=step).pack())
 
     rows: Rows = [
-        [button("profile.button.name", "edit", Step.NAME)],
-        [button("profile.button.territory", "edit", Step.TERRITORY)],
-        [button("profile.button.themes", "edit", Step.THEMES)],
+        [button("profile.button.name", Act.EDIT, Step.NAME)],
+        [button("profile.button.territory", Act.EDIT, Step.TERRITORY)],
+        [button("profile.button.themes", Act.EDIT, Step.THEMES)],
     ]
     if member.is_technician:
         rows += [
-            [button("profile.button.service", "edit", Step.SERVICE)],
-            [button("profile.button.tech_territories", "edit", Step.TECH_TERRITORIES)],
-            [button("profile.button.capacity", "edit", Step.CAPACITY)],
+            [button("profile.button.service", Act.EDIT, Step.SERVICE)],
+            [button("profile.button.tech_territories", Act.EDIT, Step.TECH_TERRITORIES)],
+            [button("profile.button.capacity", Act.EDIT, Step.CAPACITY)],
         ]
     else:
         rows += [
-            [button("profile.button.ambassador", "flag", Step.AMBASSADOR)],
-            [button("profile.button.gardener", "flag", Step.GARDENER)],
+            [button("profile.button.ambassador", Act.FLAG, Step.AMBASSADOR)],
+            [button("profile.button.gardener", Act.FLAG, Step.GARDENER)],
         ]
-    rows.append([button("profile.button.language", "lang")])
+    rows.append([button("profile.button.language", Act.LANGUAGE_MENU)])
     return rows
 
 
@@ -80,56 +78,77 @@ async def on_button(update: Update, context: AppContext) -> None:
     member, lang = await onboarded_member(update, context)
     if member is None:
         return
-    data = parse_cb(query.data, FEATURE)
-    services = context.services.members
+    data = ProfilePress.parse(query.data)
     if data is None:
         await stale(update, context, lang)
         return
-    if data.action == "lang":
-        await _language_choice(update, context, lang)
-        await answer(query)
-        return
-    if data.action == "setlang" and data.args:
-        updated = await services.set_language(member.telegram_id, data.args[0])
-        if updated is None:
-            await stale(update, context, lang)
-            return
-        await show(update, context, t(context, updated.language, "language.changed"))
-        await menu.set_for_member(context, updated)
-        await answer(query)
-        return
-    try:
-        step = Step(data.args[0]) if data.args else None
-    except ValueError:
-        step = None
-    if step is None:
+    await ROUTES[data.action](update, context, member, lang, data)
+
+
+async def _language_menu(
+    update: Update, context: AppContext, member: Member, lang: str, data: ProfilePress
+) -> None:
+    assert update.callback_query is not None
+    await _language_choice(update, context, lang)
+    await answer(update.callback_query)
+
+
+async def _set_language(
+    update: Update, context: AppContext, member: Member, lang: str, data: ProfilePress
+) -> None:
+    assert update.callback_query is not None
+    updated = await context.services.members.set_language(member.telegram_id, data.language)
+    if updated is None:
         await stale(update, context, lang)
         return
-    if data.action == "flag":
-        toggled = await services.toggle_flag(member.telegram_id, step)
-        if toggled is None:
-            await stale(update, context, lang)
-            return
-        referrals = await services.referrals(member.telegram_id)
-        text = summary_text(context, lang, toggled, referrals)
-        await show(update, context, text, profile_rows(context, lang, toggled))
-        await answer(query, t(context, lang, "profile.saved"))
+    await show(update, context, t(context, updated.language, "language.changed"))
+    await menu.set_for_member(context, updated)
+    await answer(update.callback_query)
+
+
+async def _flag(
+    update: Update, context: AppContext, member: Member, lang: str, data: ProfilePress
+) -> None:
+    assert update.callback_query is not None
+    services = context.services.members
+    toggled = await services.toggle_flag(member.telegram_id, data.step)
+    if toggled is None:
+        await stale(update, context, lang)
         return
-    if data.action == "edit":
-        progress = await services.start_edit(member.telegram_id, step)
-        if progress is None:
-            await stale(update, context, lang)
-            return
-        await render(update, context, lang, progress)
-        await answer(query)
+    referrals = await services.referrals(member.telegram_id)
+    text = summary_text(context, lang, toggled, referrals)
+    await show(update, context, text, profile_rows(context, lang, toggled))
+    await answer(update.callback_query, t(context, lang, "profile.saved"))
+
+
+async def _edit(
+    update: Update, context: AppContext, member: Member, lang: str, data: ProfilePress
+) -> None:
+    assert update.callback_query is not None
+    progress = await context.services.members.start_edit(member.telegram_id, data.step)
+    if progress is None:
+        await stale(update, context, lang)
         return
-    await stale(update, context, lang)
+    await render(update, context, lang, progress)
+    await answer(update.callback_query)
+
+
+ROUTES: Routes[ProfilePress] = {
+    Act.LANGUAGE_MENU: _language_menu,
+    Act.SET_LANGUAGE: _set_language,
+    Act.FLAG: _flag,
+    Act.EDIT: _edit,
+}
+
+
+def _language(code: str) -> str:
+    return ProfilePress(Act.SET_LANGUAGE, language=code).pack()
 
 
 async def _language_choice(update: Update, context: AppContext, lang: str) -> None:
     rows = [
-        [(label(context, lang, "language.fr"), cb(FEATURE, "setlang", "fr"))],
-        [(label(context, lang, "language.en"), cb(FEATURE, "setlang", "en"))],
+        [(label(context, lang, "language.fr"), _language("fr"))],
+        [(label(context, lang, "language.en"), _language("en"))],
     ]
     await show(update, context, t(context, lang, "language.choose"), rows)
 
@@ -222,5 +241,5 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
         CommandHandler("reprendre", resume, filters=private),
         CommandHandler(["langue", "language"], language, filters=private),
         CommandHandler("inviter", invite, filters=private),
-        CallbackQueryHandler(on_button, pattern=pattern(FEATURE)),
+        CallbackQueryHandler(on_button, pattern=ProfilePress.pattern()),
     ]

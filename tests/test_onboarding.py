@@ -206,6 +206,9 @@ async def test_technician_invite_is_single_use(server, bot):
     assert "entre 1 et 50" in (await tech.receive()).text
     await tech.send("0")
     assert "entre 1 et 50" in (await tech.receive()).text
+    for not_a_plain_number in ("²", "١٢", "4" * 25, "+4", " "):  # int() takes most of these
+        await tech.send(not_a_plain_number)
+        assert "entre 1 et 50" in (await tech.receive()).text
     await tech.send("4")
     await tech.receive(contains="🎉")
     profile = await bot.state.members.technician(2001)

@@ -18,9 +18,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from bot.callbacks import Layout, Press
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services.base import FeatureService
@@ -49,9 +51,62 @@ LIVE = ("open", "complete", "closed")
 Editor = Callable[[int, int, Payload], Awaitable[None]]
 
 
-def call_cb(action: str, *args: object) -> str:
-    """Callback data in the shape handlers.common.parse_cb reads: `call:1:<action>:...`."""
-    return ":".join((FEATURE, "1", action, *(str(a) for a in args)))
+class CallAction(StrEnum):
+    ANSWER = "a"
+    RELAY = "r"
+    CANCEL_DRAFT = "x"
+    DEADLINE = "dl"
+    TOGGLE = "tg"
+    CONFIRM = "ok"
+    AUDIENCE = "au"
+    SEND_NOW = "go"
+    SCHEDULE = "sc"
+    LIST = "ls"
+    VIEW = "v"
+    REMIND = "rm"
+    CLOSE = "cl"
+    ASK_CANCEL = "ca"
+    CANCEL = "cy"
+
+
+class CallReply(StrEnum):
+    YES = "y"
+    NO = "n"
+
+
+class Every(StrEnum):
+    ALL = "all"
+
+
+@dataclass(frozen=True)
+class CallPress(Press):
+    """A press on a call button: members' answers, the /appel draft, the /appels screens.
+
+    `step` and `preset` are the draft's Step and DeadlinePreset values (call_drafts.py imports
+    this module, so they travel as strings and the handler reads them back).
+    """
+
+    PREFIX: ClassVar[str] = FEATURE
+    LAYOUT: ClassVar[Layout] = {
+        CallAction.ANSWER: "call_id reply",
+        CallAction.RELAY: "call_id",
+        CallAction.DEADLINE: "preset",
+        CallAction.TOGGLE: "step index",
+        CallAction.CONFIRM: "step",
+        CallAction.AUDIENCE: "ambassadors",
+        CallAction.VIEW: "call_id",
+        CallAction.REMIND: "call_id",
+        CallAction.CLOSE: "call_id",
+        CallAction.ASK_CANCEL: "call_id",
+        CallAction.CANCEL: "call_id",
+    }
+    action: CallAction
+    call_id: int = 0
+    reply: CallReply = CallReply.YES
+    preset: str = ""
+    step: str = ""
+    index: int | Every = Every.ALL
+    ambassadors: bool = False
 
 
 @dataclass
@@ -170,16 +225,21 @@ class CallService(FeatureService):
                 [
                     Button(
                         text=plain(self._t(lang, "calls.button.yes")),
-                        data=call_cb("a", call_id, "y"),
+                        data=CallPress(
+                            CallAction.ANSWER, call_id=call_id, reply=CallReply.YES
+                        ).pack(),
                     ),
                     Button(
                         text=plain(self._t(lang, "calls.button.no")),
-                        data=call_cb("a", call_id, "n"),
+                        data=CallPress(
+                            CallAction.ANSWER, call_id=call_id, reply=CallReply.NO
+                        ).pack(),
                     ),
                 ],
                 [
                     Button(
-                        text=plain(self._t(lang, "calls.button.relay")), data=call_cb("r", call_id)
+                        text=plain(self._t(lang, "calls.button.relay")),
+                        data=CallPress(CallAction.RELAY, call_id=call_id).pack(),
                     )
                 ],
             ],

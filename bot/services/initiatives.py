@@ -12,8 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
+from bot.callbacks import Layout, Pick, Press
 from bot.clock import Clock
 from bot.config import Settings
 from bot.inputs import check
@@ -47,14 +48,6 @@ FINAL_STAGES = ("realisee", "abandonnee")
 NOTICE_INTERVAL = timedelta(minutes=5)
 
 
-def data(action: str, *args: object) -> str:
-    """Callback data for buttons inside queued messages, in handlers.common.cb's format."""
-    packed = ":".join((PREFIX, "1", action, *(str(a) for a in args)))
-    if len(packed.encode()) > 64:
-        raise ValueError("callback data over 64 bytes")
-    return packed
-
-
 class Step(StrEnum):
     TITLE = "title"
     DESCRIPTION = "description"
@@ -66,6 +59,88 @@ class Step(StrEnum):
 
 ORDER = [Step.TITLE, Step.DESCRIPTION, Step.THEME, Step.TERRITORY, Step.NEEDS, Step.PREVIEW]
 LIMITS = {Step.TITLE: TITLE_MAX, Step.DESCRIPTION: DESCRIPTION_MAX}
+
+
+class InitiativeAction(StrEnum):
+    CANCEL_DRAFT = "cx"
+    SUBMIT = "sub"
+    EDIT = "ed"
+    THEME = "th"
+    TERRITORY = "te"
+    NEED = "nd"
+    NEEDS_DONE = "ndok"
+    REOPEN = "rs"
+    BROWSE = "br"
+    FILTER_TERRITORY = "ft"
+    FILTER_THEME = "fh"
+    OPEN = "op"
+    SUPPORT = "sup"
+    PARTICIPATE = "par"
+    PROPOSE_STAGE = "pst"
+    SET_STAGE = "stg"
+    REFUSE_STAGE = "nst"
+    GARDENER_YES = "gy"
+    GARDENER_NO = "gn"
+
+
+_BACK = "territory? theme? page?"  # the list position a detail screen returns to
+
+
+@dataclass(frozen=True)
+class InitiativePress(Press):
+    """A press on an initiative button: the draft, browsing, supports, stages, gardeners."""
+
+    PREFIX: ClassVar[str] = PREFIX
+    LAYOUT: ClassVar[Layout] = {
+        InitiativeAction.EDIT: "step",
+        InitiativeAction.THEME: "theme",
+        InitiativeAction.TERRITORY: "territory",
+        InitiativeAction.NEED: "need",
+        InitiativeAction.REOPEN: "initiative_id",
+        InitiativeAction.BROWSE: "territory theme page",
+        InitiativeAction.FILTER_TERRITORY: "theme?",
+        InitiativeAction.FILTER_THEME: "territory?",
+        InitiativeAction.OPEN: "initiative_id " + _BACK,
+        InitiativeAction.SUPPORT: "initiative_id " + _BACK,
+        InitiativeAction.PARTICIPATE: "initiative_id " + _BACK,
+        InitiativeAction.PROPOSE_STAGE: "initiative_id stage",
+        InitiativeAction.SET_STAGE: "initiative_id stage",
+        InitiativeAction.REFUSE_STAGE: "initiative_id",
+        InitiativeAction.GARDENER_YES: "initiative_id",
+        InitiativeAction.GARDENER_NO: "initiative_id",
+    }
+    action: InitiativeAction
+    initiative_id: int = 0
+    step: Step = Step.PREVIEW
+    theme: int | Pick = Pick.ALL
+    territory: int | Pick = Pick.ALL
+    page: int = 0
+    need: str = ""
+    stage: str = ""
+
+
+class ModerationAction(StrEnum):
+    PUBLISH = "pub"
+    ASK_CHANGES = "chg"
+    DECLINE = "dec"
+    QUEUE = "q"
+    CANCEL = "mcx"
+
+
+@dataclass(frozen=True)
+class ModerationPress(Press):
+    """A press in the coordinators' moderation queue (same prefix, its own actions)."""
+
+    PREFIX: ClassVar[str] = PREFIX
+    LAYOUT: ClassVar[Layout] = {
+        ModerationAction.PUBLISH: "initiative_id",
+        ModerationAction.ASK_CHANGES: "initiative_id",
+        ModerationAction.DECLINE: "initiative_id",
+        ModerationAction.QUEUE: "position?",
+    }
+    action: ModerationAction
+    initiative_id: int = 0
+    position: int = 0
 
 
 class ModKind(StrEnum):
@@ -202,13 +277,14 @@ class InitiativeService(FeatureService):
         )
 
     def moderation_buttons(self, lang: str, initiative_id: int) -> list[list[Button]]:
-        def button(key: str, action: str) -> Button:
-            return Button(text=self._label(lang, key), data=data(action, initiative_id))
+        def button(key: str, action: ModerationAction) -> Button:
+            press = ModerationPress(action, initiative_id=initiative_id)
+            return Button(text=self._label(lang, key), data=press.pack())
 
         return [
-            [button("initiatives.button.publish", "pub")],
-            [button("initiatives.button.ask_changes", "chg")],
-            [button("initiatives.button.decline", "dec")],
+            [button("initiatives.button.publish", ModerationAction.PUBLISH)],
+            [button("initiatives.button.ask_changes", ModerationAction.ASK_CHANGES)],
+            [button("initiatives.button.decline", ModerationAction.DECLINE)],
         ]
 
     def _label(self, lang: str, key: str, **params: Any) -> str:
@@ -422,7 +498,10 @@ class InitiativeService(FeatureService):
             text = self.texts.get(
                 lang, "initiatives.notice.new_many", count=len(fresh), titles=Raw(titles)
             )
-            button = Button(text=self._label(lang, "initiatives.button.queue"), data=data("q", 0))
+            button = Button(
+                text=self._label(lang, "initiatives.button.queue"),
+                data=ModerationPress(ModerationAction.QUEUE).pack(),
+            )
             return Payload(text=text, buttons=[[button]])
 
         await self.outbox.notify(coordinators, "initiative.moderation", render)
@@ -530,7 +609,16 @@ class InitiativeService(FeatureService):
             buttons: list[list[Button]] = []
             if status == "changes":
                 label = self._label(lang, "initiatives.button.edit_resubmit")
-                buttons = [[Button(text=label, data=data("rs", item.id))]]
+                buttons = [
+                    [
+                        Button(
+                            text=label,
+                            data=InitiativePress(
+                                InitiativeAction.REOPEN, initiative_id=item.id
+                            ).pack(),
+                        )
+                    ]
+                ]
             await self.outbox.enqueue(
                 [
                     NewDelivery(
@@ -630,7 +718,9 @@ class InitiativeService(FeatureService):
                                 [
                                     Button(
                                         text=self._label(lang, "initiatives.button.open"),
-                                        data=data("op", item.initiative_id),
+                                        data=InitiativePress(
+                                            InitiativeAction.OPEN, initiative_id=item.initiative_id
+                                        ).pack(),
                                     )
                                 ]
                             ],
@@ -688,8 +778,22 @@ class InitiativeService(FeatureService):
                     return Payload(
                         text=text,
                         buttons=[
-                            [Button(text=yes, data=data("gy", item.id))],
-                            [Button(text=no, data=data("gn", item.id))],
+                            [
+                                Button(
+                                    text=yes,
+                                    data=InitiativePress(
+                                        InitiativeAction.GARDENER_YES, initiative_id=item.id
+                                    ).pack(),
+                                )
+                            ],
+                            [
+                                Button(
+                                    text=no,
+                                    data=InitiativePress(
+                                        InitiativeAction.GARDENER_NO, initiative_id=item.id
+                                    ).pack(),
+                                )
+                            ],
                         ],
                     )
                 return Payload(text=text)
@@ -729,8 +833,22 @@ class InitiativeService(FeatureService):
                 return Payload(
                     text=text,
                     buttons=[
-                        [Button(text=confirm, data=data("stg", item.id, stage))],
-                        [Button(text=refuse, data=data("nst", item.id))],
+                        [
+                            Button(
+                                text=confirm,
+                                data=InitiativePress(
+                                    InitiativeAction.SET_STAGE, initiative_id=item.id, stage=stage
+                                ).pack(),
+                            )
+                        ],
+                        [
+                            Button(
+                                text=refuse,
+                                data=InitiativePress(
+                                    InitiativeAction.REFUSE_STAGE, initiative_id=item.id
+                                ).pack(),
+                            )
+                        ],
                     ],
                 )
 

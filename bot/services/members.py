@@ -12,7 +12,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from typing import ClassVar
 
+from bot.callbacks import Layout, Pick, Press
 from bot.clock import Clock
 from bot.config import Settings
 from bot.inputs import check, clean, parse_int, utf16_cut, visible
@@ -40,6 +42,57 @@ class Step(StrEnum):
     CAPACITY = "capacity"
     AMBASSADOR = "ambassador"
     GARDENER = "gardener"
+
+
+class OnboardingAction(StrEnum):
+    ACCEPT = "yes"
+    REFUSE = "no"
+    KEEP_NAME = "keep"
+    TERRITORY = "terr"
+    TOGGLE = "tog"
+    CONFIRM = "ok"
+    YES_NO = "yn"
+
+
+@dataclass(frozen=True)
+class OnboardingPress(Press):
+    """A press during onboarding: consent, then one step at a time."""
+
+    PREFIX: ClassVar[str] = "ob"
+    LAYOUT: ClassVar[Layout] = {
+        OnboardingAction.ACCEPT: "start?",
+        OnboardingAction.TERRITORY: "territory",
+        OnboardingAction.TOGGLE: "step index",
+        OnboardingAction.CONFIRM: "step",
+        OnboardingAction.YES_NO: "step yes",
+    }
+    action: OnboardingAction
+    start: str = ""
+    """The /start payload (an invite or a referral), kept until consent is given."""
+    territory: int | Pick = Pick.OTHER
+    step: Step = Step.NAME
+    index: int = 0
+    yes: bool = False
+
+
+class ProfileAction(StrEnum):
+    EDIT = "edit"
+    FLAG = "flag"
+    LANGUAGE_MENU = "lang"
+    SET_LANGUAGE = "setlang"
+
+
+@dataclass(frozen=True)
+class ProfilePress(Press):
+    PREFIX: ClassVar[str] = "pf"
+    LAYOUT: ClassVar[Layout] = {
+        ProfileAction.EDIT: "step",
+        ProfileAction.FLAG: "step",
+        ProfileAction.SET_LANGUAGE: "language",
+    }
+    action: ProfileAction
+    step: Step = Step.NAME
+    language: str = ""
 
 
 class StartArg(StrEnum):

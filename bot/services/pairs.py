@@ -16,8 +16,10 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
+from bot.callbacks import Layout, Press
 from bot.clock import Clock
 from bot.config import Settings
 from bot.inputs import Problem, check
@@ -48,7 +50,6 @@ from storage.pairs import (
 
 log = logging.getLogger(__name__)
 
-FEATURE = "pair"
 RELAY_FLOW = "pair_relay"
 NOTE_FLOW = "pair_note"
 NOTE_MAX = 300
@@ -57,7 +58,6 @@ RELAY_CAPTION_MAX = 800
 INTERVAL_CHOICES = (7, 14, 21, 30)
 SWEEP_BATCH = 200
 
-ANSWER_CODES: dict[str, AnswerCode] = {"p": "progress", "m": "met", "h": "help", "b": "blocked"}
 ANSWER_HEALTH: dict[AnswerCode, Health] = {
     "progress": "on_track",
     "met": "on_track",
@@ -67,12 +67,73 @@ ANSWER_HEALTH: dict[AnswerCode, Health] = {
 ESCALATING: frozenset[AnswerCode] = frozenset({"help", "blocked"})
 
 
-def cb(action: str, *args: object) -> str:
-    """Callback data of this feature (same shape as handlers.common.cb, without telegram)."""
-    data = ":".join((FEATURE, "1", action, *(str(a) for a in args)))
-    if len(data.encode()) > 64:
-        raise ValueError("callback data over 64 bytes")
-    return data
+class PairAction(StrEnum):
+    WRITE = "w"
+    REPLY = "rep"
+    CHOOSE_PEER = "to"
+    CANCEL_RELAY = "x"
+    CHECKIN_ANSWER = "a"
+    SKIP_NOTE = "ns"
+    CONFIRM_PROPOSAL = "ok"
+    SKIP_PROPOSAL = "sk"
+    CONFIRM_BATCH = "all"
+    CARD = "c"
+    CARD_BACK = "cr"
+    NUDGE = "n"
+    INTERVAL_MENU = "iv"
+    INTERVAL_SET = "is"
+    ASK_REPAIR = "rp"
+    ASK_END = "en"
+    REPAIR = "rpok"
+    END = "enok"
+
+
+class CheckinReply(StrEnum):
+    PROGRESS = "p"
+    MET = "m"
+    HELP = "h"
+    BLOCKED = "b"
+
+
+REPLY_CODES: dict[CheckinReply, AnswerCode] = {
+    CheckinReply.PROGRESS: "progress",
+    CheckinReply.MET: "met",
+    CheckinReply.HELP: "help",
+    CheckinReply.BLOCKED: "blocked",
+}
+
+
+@dataclass(frozen=True)
+class PairPress(Press):
+    """A press on a pair button: the relay, check-ins, and the coordinators' pair tools."""
+
+    PREFIX: ClassVar[str] = "pair"
+    LAYOUT: ClassVar[Layout] = {
+        PairAction.REPLY: "pair_id",
+        PairAction.CHOOSE_PEER: "pair_id",
+        PairAction.CHECKIN_ANSWER: "checkin_id reply",
+        PairAction.SKIP_NOTE: "answer_id",
+        PairAction.CONFIRM_PROPOSAL: "proposal_id",
+        PairAction.SKIP_PROPOSAL: "proposal_id",
+        PairAction.CONFIRM_BATCH: "batch",
+        PairAction.CARD: "pair_id",
+        PairAction.CARD_BACK: "pair_id",
+        PairAction.NUDGE: "pair_id",
+        PairAction.INTERVAL_MENU: "pair_id",
+        PairAction.INTERVAL_SET: "pair_id days",
+        PairAction.ASK_REPAIR: "pair_id",
+        PairAction.ASK_END: "pair_id",
+        PairAction.REPAIR: "pair_id",
+        PairAction.END: "pair_id",
+    }
+    action: PairAction
+    pair_id: int = 0
+    checkin_id: int = 0
+    reply: CheckinReply = CheckinReply.PROGRESS
+    answer_id: int = 0
+    proposal_id: int = 0
+    batch: int = 0
+    days: int = 0
 
 
 # --- the day window ------------------------------------------------------------------------
@@ -390,7 +451,14 @@ class PairService(FeatureService):
             text += "\n\n" + self.texts.get(lang, "pairs.notice.next", count=days)
             return Payload(
                 text=text,
-                buttons=[[Button(text=self._label(lang, "pairs.button.write"), data=cb("w"))]],
+                buttons=[
+                    [
+                        Button(
+                            text=self._label(lang, "pairs.button.write"),
+                            data=PairPress(PairAction.WRITE).pack(),
+                        )
+                    ]
+                ],
             )
 
         await self.outbox.notify(
@@ -458,7 +526,12 @@ class PairService(FeatureService):
                 ),
                 photo=photo,
                 buttons=[
-                    [Button(text=self._label(lang, "pairs.button.reply"), data=cb("rep", pair_id))]
+                    [
+                        Button(
+                            text=self._label(lang, "pairs.button.reply"),
+                            data=PairPress(PairAction.REPLY, pair_id=pair_id).pack(),
+                        )
+                    ]
                 ],
             )
             await self.outbox.notify([other.telegram_id], "pair.relay", lambda _c: payload)
@@ -538,10 +611,12 @@ class PairService(FeatureService):
                     [
                         Button(
                             text=self._label(lang, f"pairs.answer.{code}"),
-                            data=cb("a", checkin_id, short),
+                            data=PairPress(
+                                PairAction.CHECKIN_ANSWER, checkin_id=checkin_id, reply=reply
+                            ).pack(),
                         )
                     ]
-                    for short, code in ANSWER_CODES.items()
+                    for reply, code in REPLY_CODES.items()
                 ],
             )
 
@@ -550,11 +625,10 @@ class PairService(FeatureService):
         )
         return checkin_id
 
-    async def answer(self, member_id: int, checkin_id: int, short: str) -> AnswerResult | None:
+    async def answer(
+        self, member_id: int, checkin_id: int, code: AnswerCode
+    ) -> AnswerResult | None:
         """One tap on a check-in; None when the press is stale or not this member's."""
-        code = ANSWER_CODES.get(short)
-        if code is None:
-            return None
         now = self.clock.now()
         async with self.db.transaction():
             checkin = await self.repo.checkin(checkin_id)
@@ -650,9 +724,13 @@ class PairService(FeatureService):
                 text=text,
                 buttons=[
                     [
-                        Button(text=self._label(lang, "pairs.button.card"), data=cb("c", pair.id)),
                         Button(
-                            text=self._label(lang, "pairs.button.nudge"), data=cb("n", pair.id)
+                            text=self._label(lang, "pairs.button.card"),
+                            data=PairPress(PairAction.CARD, pair_id=pair.id).pack(),
+                        ),
+                        Button(
+                            text=self._label(lang, "pairs.button.nudge"),
+                            data=PairPress(PairAction.NUDGE, pair_id=pair.id).pack(),
                         ),
                     ]
                 ],

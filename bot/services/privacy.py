@@ -12,9 +12,12 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
+from bot.callbacks import Layout, Press
 from bot.clock import Clock
 from bot.config import Settings
 from bot.services.outbox import OutboxService, Payload
@@ -28,6 +31,23 @@ from storage.retention import RetentionRepository
 log = logging.getLogger(__name__)
 
 EraseHook = Callable[[int], Awaitable[object]]
+
+
+class PrivacyAction(StrEnum):
+    ERASE = "erase"
+    KEEP = "keep"
+
+
+@dataclass(frozen=True)
+class PrivacyPress(Press):
+    """/oublier's confirmation: the button names whose data it erases (only they may press)."""
+
+    PREFIX: ClassVar[str] = "priv"
+    LAYOUT: ClassVar[Layout] = {PrivacyAction.ERASE: "member_id", PrivacyAction.KEEP: "member_id?"}
+    action: PrivacyAction
+    member_id: int = 0
+
+
 DAYS_PER_MONTH = 30.44
 WARNING_NOTICE_DAYS = 30
 
