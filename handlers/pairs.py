@@ -175,7 +175,12 @@ async def resume_note(
 ) -> None:
     answer_id = int(conversation.data.get("answer_id", 0))
     skip = [
-        [(label(context, member.language, "common.button.skip"), cb(FEATURE, "ns", answer_id))]
+        [
+            (
+                label(context, member.language, "common.button.skip"),
+                PairPress(PairAction.SKIP_NOTE, answer_id=answer_id).pack(),
+            )
+        ]
     ]
     await reply(
         update, context, t(context, member.language, "pairs.note.ask", limit=NOTE_MAX), skip

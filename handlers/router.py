@@ -17,14 +17,12 @@ from telegram.constants import ChatType
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, TypeHandler, filters
 
 from bot.context import AppContext
+from bot.services.conversations import FlowAction, FlowPress
 from handlers.common import (
     InputHandler,
     answer,
-    cb,
     current_member,
     label,
-    parse_cb,
-    pattern,
     reply,
     stale,
     t,
@@ -59,7 +57,6 @@ def build_presence() -> BaseHandler[Update, AppContext, None]:
     return TypeHandler(Update, touch)
 
 
-FEATURE = "flow"
 Handlers = list[tuple[int, BaseHandler[Update, AppContext, None]]]
 
 
@@ -88,19 +85,19 @@ def build_offers(resumes: dict[str, InputHandler]) -> Handlers:
             update,
             context,
             t(context, lang, f"flows.offer.{conversation.flow}"),
-            [[(button, cb(FEATURE, "go", conversation.flow))]],
+            [[(button, FlowPress(FlowAction.RESUME, flow=conversation.flow).pack())]],
         )
 
     async def resume(update: Update, context: AppContext) -> None:
         query = update.callback_query
         member, lang = await current_member(update, context)
-        data = parse_cb(query.data if query else None, FEATURE)
-        if query is None or member is None or data is None or not data.args:
+        data = FlowPress.parse(query.data if query else None)
+        if query is None or member is None or data is None:
             await stale(update, context, lang)
             return
-        handler = resumes.get(data.args[0])
+        handler = resumes.get(data.flow)
         conversations = context.services.conversations
-        conversation = await conversations.bring_back(member.telegram_id, data.args[0])
+        conversation = await conversations.bring_back(member.telegram_id, data.flow)
         if handler is None or conversation is None:
             await stale(update, context, lang)
             return
@@ -109,7 +106,7 @@ def build_offers(resumes: dict[str, InputHandler]) -> Handlers:
 
     return [
         (-2, TypeHandler(Update, forget)),
-        (0, CallbackQueryHandler(resume, pattern=pattern(FEATURE))),
+        (0, CallbackQueryHandler(resume, pattern=FlowPress.pattern())),
         (1, TypeHandler(Update, offer)),
     ]
 

@@ -12,6 +12,7 @@ import pytest
 from bot.callbacks import LIMIT, CallbackError, Pick, Press
 from bot.inputs import strict_int
 from bot.services.calls import CallAction, CallPress, CallReply
+from bot.services.conversations import FlowPress
 from bot.services.initiatives import InitiativePress, ModerationAction, ModerationPress
 from bot.services.members import OnboardingAction, OnboardingPress, ProfilePress, Step
 from bot.services.pairs import CheckinReply, PairAction, PairPress
@@ -24,6 +25,7 @@ from tests.test_calls import FAST, draft_call, start_coordinator
 
 MODELS: list[type[Press]] = [
     CallPress,
+    FlowPress,
     InitiativePress,
     ModerationPress,
     OnboardingPress,

@@ -8,9 +8,28 @@ and bringing a flow back to the front when the member chooses to continue it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
+
+from bot.callbacks import Layout, Press
 from bot.clock import Clock
 from storage.conversations import Conversation, ConversationRepository
 from storage.db import Database
+
+
+class FlowAction(StrEnum):
+    RESUME = "go"
+
+
+@dataclass(frozen=True)
+class FlowPress(Press):
+    """ "Continuer": bring an open flow back to the front."""
+
+    PREFIX: ClassVar[str] = "flow"
+    LAYOUT: ClassVar[Layout] = {FlowAction.RESUME: "flow"}
+    action: FlowAction
+    flow: str = ""
 
 
 class ConversationService:
