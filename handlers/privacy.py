@@ -13,7 +13,6 @@ from handlers.common import (
     answer,
     current_member,
     label,
-    onboarded_member,
     reply,
     show,
     stale,

@@ -200,7 +200,7 @@ async def test_double_tap_on_a_checkin_answer_stores_one_and_escalates_once(serv
     # The service itself, raced: still one answer, no second escalation.
     checkin_id = answers[0].checkin_id
     pairs = bot.services.pairs
-    await asyncio.gather(*(pairs.answer(201, checkin_id, "b") for _ in range(5)))
+    await asyncio.gather(*(pairs.answer(201, checkin_id, "blocked") for _ in range(5)))
     answers = await bot.state.checkin_answers()
     assert sorted((a.member_id, a.answer) for a in answers) == [(101, "blocked"), (201, "blocked")]
     assert await sent_kinds(bot, "pair.escalation") == 2
