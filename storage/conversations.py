@@ -72,17 +72,9 @@ class ConversationRepository:
     async def all(self) -> list[Conversation]:
         """Every open conversation: what an audit (or a test) reads back."""
         rows = await self.db.fetch_all(
-            "SELECT member_id, flow, step, data FROM conversations ORDER BY member_id, flow"
+            f"SELECT {_COLUMNS} FROM conversations ORDER BY member_id, flow"
         )
-        return [
-            Conversation(
-                member_id=r["member_id"],
-                flow=r["flow"],
-                step=r["step"],
-                data=json.loads(r["data"]),
-            )
-            for r in rows
-        ]
+        return [_conversation(row) for row in rows]
 
     async def save(
         self, member_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
