@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.clock import FakeClock, SystemClock
 from bot.lifecycle import webhook_options
@@ -207,6 +208,7 @@ def statuses(db: Path) -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
+@pytest.mark.sqlite_only  # two bot processes on one SQLite file, polled through the file
 async def test_sigterm_mid_broadcast_then_restart_sends_each_exactly_once(
     server: FakeTelegram, tmp_path: Path
 ) -> None:

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 from bot.config import Settings
 from sandbox.demo import AMBASSADOR_ID, CITIZEN_ID, COORDINATOR_ID, TECHNICIAN_ID
 from sandbox.launcher import Sandbox
+from storage.members import MemberRepository
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -156,12 +156,8 @@ async def test_bulk_members_and_outbox_panel(
     assert sandbox.server.config.global_per_second == 30
     added = await (await http.post(sandbox.url + "api/members/bulk", json={})).json()
     assert added["added"] == 2000
-    assert sandbox.db_path is not None
-    with sqlite3.connect(sandbox.db_path) as conn:
-        (count,) = conn.execute(
-            "SELECT COUNT(*) FROM members WHERE onboarded_at IS NOT NULL"
-        ).fetchone()
-    assert count >= 2000
+    members = await MemberRepository(sandbox.services.db).all()
+    assert sum(m.onboarded_at is not None for m in members) >= 2000
     first = sandbox.server.get_user(5_000_000)
     assert first is not None  # the fake server knows their chats, so a call can reach them
     stats = await (await http.get(sandbox.url + "api/stats")).json()
