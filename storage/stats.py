@@ -219,3 +219,14 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
         "ORDER BY c.pair_id, c.id, a.id",
     ),
 }
+
+# The tables each export reads, so that the audit log can say whose personal data it handed
+# out (storage/privacy_model.py says which tables hold some).
+EXPORT_TABLES: dict[str, tuple[str, ...]] = {
+    "membres": ("members", "member_themes"),
+    "appels": ("calls",),
+    "reponses_appels": ("call_answers", "members"),
+    "initiatives": ("initiatives", "initiative_supports"),
+    "binomes": ("pairs",),
+    "points_etape": ("pair_checkins", "pair_checkin_answers"),
+}

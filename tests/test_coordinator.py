@@ -7,6 +7,7 @@ import io
 import struct
 from datetime import timedelta
 
+from bot.services.stats import csv_cell
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard, seed_members
 
@@ -68,6 +69,9 @@ async def test_export_csvs_parse_back_with_accents_and_commas(server, bot):
     await coord.receive(contains="Export terminé")
     audit = [e for e in await bot.state.audit_entries() if e.action == "export"]
     assert [(e.actor_id, e.action) for e in audit] == [(COORDINATOR_ID, "export")]
+    # whose personal data it handed out, as the privacy model says
+    assert "members" in audit[0].details["personal"]
+    assert "call_reminders" not in audit[0].details["personal"]
 
 
 async def test_non_coordinators_get_neither(server, bot):
@@ -114,3 +118,37 @@ async def test_stats_and_export_cover_initiatives_and_pairs(server, bot):
     assert len(initiatives) == 4 and initiatives[3][1] == "Fresque, « grande »"
     pairs = list(csv.reader(io.StringIO(files["binomes.csv"])))
     assert pairs[1][1:3] == ["5020", "5030"]
+
+
+async def test_export_neutralises_spreadsheet_formulas(server, bot):
+    """OWASP CSV injection: a cell starting with = + - @ tab or CR is not run as a formula."""
+    coord = await onboard(server, COORDINATOR_ID, "Coline", staff=True)
+    name = '=HYPERLINK("http://evil.example","Cliquez")'
+    await onboard(server, 5002, name)
+    await bot.state.initiatives.create(
+        author_id=5002,
+        title="+SUM(A1:A9)",
+        description="@cmd|' /C calc'!A0",
+        theme="Culture",
+        territory="-2+3",
+        needs=[],
+        now=bot.clock.now(),
+    )
+    await coord.send("/export")
+    await coord.receive(contains="Export")
+    members = await coord.receive(contains="membres.csv")
+    rows = list(csv.reader(io.StringIO(members.document[1].decode("utf-8-sig"))))
+    row = next(r for r in rows[1:] if r[0] == "5002")
+    assert row[1] == "'" + name
+    assert rows[1][1] == "Coline"  # ordinary text is left alone
+    files = {}
+    while len(files) < 5:
+        document = await coord.receive(contains=".csv")
+        files[document.document[0]] = document.document[1].decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(files["initiatives.csv"])))
+    title, description, _, territory = rows[1][1:5]
+    assert title == "'+SUM(A1:A9)" and description == "'@cmd|' /C calc'!A0"
+    assert territory == "'-2+3"
+    for text in ("\tTab", "\rRetour", "=1", "+1", "-1", "@1"):
+        assert csv_cell(text) == "'" + text
+    assert csv_cell(-42) == -42 and csv_cell("Zoé = fée") == "Zoé = fée"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.logs import setup_logging
+from storage.privacy_model import BY_NAME
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard
 
@@ -221,3 +222,48 @@ async def test_forget_across_every_feature_keeps_counts(server, bot, clock):
     await tom.receive(contains="binôme")
     assert await bot.state.pairs.all() == []
     assert len(supporters_before) == 4
+
+
+async def test_every_table_of_the_schema_has_a_privacy_entry(bot):
+    privacy = bot.state.privacy
+    assert await privacy.undeclared() == []
+    # and no entry names a table the schema does not have
+    assert set(BY_NAME) <= set(await bot.services.db.table_names())
+
+
+async def test_a_table_without_a_privacy_entry_is_reported(bot):
+    await bot.services.db.execute("CREATE TABLE sightings (member_id INTEGER NOT NULL)")
+    assert await bot.state.privacy.undeclared() == ["sightings"]
+
+
+async def test_forget_empties_the_audit_details_about_my_proposals(server, bot):
+    from tests.test_initiatives import propose
+
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    alice = await onboard(server, ALICE, "Alicia")
+    await propose(alice, title="Fête de la rue Pasteur")
+    await coco.receive(contains="Nouvelle proposition")
+    await coco.send("/propositions")
+    queue = await coco.receive(contains="Proposition 1 sur 1")
+    await coco.press("✏️ Demander des changements", message=queue)
+    await coco.receive(contains="Quels changements")
+    await coco.send("Alicia, dites-nous quel samedi, rue Pasteur.")
+    await coco.receive(contains="C'est envoyé")
+    [entry] = await bot.state.audit_entries("initiative.changes")
+    assert "quel samedi" in entry.details["message"]  # what the coordinator wrote, kept
+
+    await alice.send("/oublier")
+    await alice.receive(contains="effacer vos données")
+    await alice.press("Oui, tout effacer")
+    await alice.receive(contains="vos données ont été effacées")
+    assert await scan_database(bot, ALICE, ["Alicia", "quel samedi", "Pasteur"]) == []
+    # The entry stays (who decided what, and when), without what it said about her.
+    [entry] = await bot.state.audit_entries("initiative.changes")
+    assert (entry.actor_id, entry.details) == (COORDINATOR_ID, {})
+
+
+def test_every_export_reads_tables_of_the_privacy_model():
+    from storage.stats import EXPORT_TABLES, EXPORTS
+
+    assert set(EXPORT_TABLES) == set(EXPORTS)
+    assert {t for tables in EXPORT_TABLES.values() for t in tables} <= set(BY_NAME)

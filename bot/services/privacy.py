@@ -1,8 +1,10 @@
 """RGPD: a member's data given back (/mesdonnees), erased (/oublier), and retention purges.
 
-Erasure keeps what the community's figures need, but nothing that points to the person: rows
-that count (answers, supports, deliveries) keep a random negative id instead of the Telegram
-id, published initiatives stay without their author, the profile and everything else go.
+What is personal in each table, and what erasure does to it, is declared once in
+storage/privacy_model.py; this service applies it. Erasure keeps what the community's figures
+need, but nothing that points to the person: rows that count (deliveries, invites) keep a
+random negative id instead of the Telegram id, answers and supports go but stay counted,
+published initiatives stay without their author, the profile and everything else go.
 Features with their own consequences (a pair to end, a partner to tell) register a hook that
 runs inside the same transaction.
 """
@@ -25,7 +27,7 @@ from bot.texts import Texts
 from storage.db import Database, to_db_time
 from storage.members import MemberRepository
 from storage.outbox import OutboxRepository
-from storage.privacy import MEMBER_COLUMNS, PrivacyRepository
+from storage.privacy import PrivacyRepository
 from storage.retention import RetentionRepository
 
 log = logging.getLogger(__name__)
@@ -88,14 +90,7 @@ class PrivacyService:
             "profile": member.model_dump(mode="json"),
             "tables": {},
         }
-        tables = await self.repo.tables()
-        for spec in MEMBER_COLUMNS:
-            if spec.table not in tables:
-                continue
-            rows = await self.repo.rows_of(spec.table, spec.column, member_id)
-            if rows:
-                data["tables"].setdefault(f"{spec.table}.{spec.column}", rows)
-        data["tables"].update(await self.repo.extra_exports(member_id))
+        data["tables"].update(await self.repo.member_rows(member_id))
         data["tables"]["members"] = [member.model_dump(mode="json")]
         return data
 
@@ -107,12 +102,8 @@ class PrivacyService:
                 return False
             for hook in self.before_erase:
                 await hook(member_id)
-            await self.repo.pre_erase(member_id)
             await self.deliveries.drop_for_chat(member_id)
-            await self.repo.blank_sent_payloads(member_id)
-            for spec in MEMBER_COLUMNS:
-                await self.repo.erase_column(spec, member_id, anon_id)
-            await self.repo.delete_member(member_id)
+            await self.repo.erase(member_id, anon_id)
         log.info("member %d erased", member_id)
         return True
 

@@ -17,7 +17,8 @@ from bot.clock import Clock
 from bot.config import Settings
 from storage.audit import AuditRepository
 from storage.db import Database, from_db_time, to_db_time
-from storage.stats import EXPORTS, StatsRepository
+from storage.privacy_model import personal_columns
+from storage.stats import EXPORT_TABLES, EXPORTS, StatsRepository
 
 WEEKS = 12
 
@@ -59,6 +60,11 @@ class StatsService:
         self.repo = StatsRepository(db)
         self.audit = AuditRepository(db)
         self.exports = dict(EXPORTS)
+
+    def personal_tables(self) -> list[str]:
+        """The tables holding personal data that the exports read, from the privacy model."""
+        tables = {t for name in self.exports for t in EXPORT_TABLES[name]}
+        return sorted(t for t in tables if personal_columns(t))
 
     def week_of(self, instant: datetime) -> date:
         local = instant.astimezone(self.settings.zone).date()
@@ -103,7 +109,7 @@ class StatsService:
             count = 0
             async for chunk in self.repo.stream(sql):
                 for row in chunk:
-                    writer.writerow([_csv_value(v) for v in row])
+                    writer.writerow([csv_cell(v) for v in row])
                 count += len(chunk)
             files.append(
                 ExportFile(
@@ -116,17 +122,27 @@ class StatsService:
                 "export",
                 ",".join(self.exports),
                 self.clock.now(),
-                {"rows": {f.name: f.rows for f in files}},
+                {"rows": {f.name: f.rows for f in files}, "personal": self.personal_tables()},
             )
         return files
 
 
-def _csv_value(value: object) -> object:
-    """Times in the stored ISO form on every backend; booleans as 0/1 for spreadsheets."""
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """Times in the stored ISO form on every backend; booleans as 0/1 for spreadsheets.
+
+    Texts come from members (names, titles, descriptions): one that a spreadsheet would run
+    as a formula is prefixed with a quote, as OWASP recommends, so that it shows as text.
+    """
     if value is None:
         return ""
     if isinstance(value, datetime):
         return to_db_time(value)
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
     return value
