@@ -45,7 +45,10 @@ async def stats(update: Update, context: AppContext) -> None:
     if member is None or chat is None:
         return
     figures = await context.services.stats.community()
-    await reply(update, context, summary(context, lang, figures))
+    from handlers.report_queue import report_figures
+
+    text = summary(context, lang, figures) + "\n\n" + await report_figures(context, lang)
+    await reply(update, context, text)
     titles = (
         t(context, lang, "stats.chart.arrivals"),
         t(context, lang, "stats.chart.answers"),

@@ -486,6 +486,29 @@ async def on_text(
     await reply(update, context, t(context, lang, "common.stale"))
 
 
+async def report_figures(context: AppContext, lang: str) -> str:
+    """The signalements section of /stats: by kind, territory and state, and response time."""
+    counts, median = await service_of(context).figures()
+
+    def lines(prefix: str | None, figures: dict[str, int]) -> str:
+        if not figures:
+            return "—"
+        return "\n".join(
+            f"• {t(context, lang, prefix + key) if prefix else key} : {value}"
+            for key, value in figures.items()
+        )
+
+    return t(
+        context,
+        lang,
+        "reports.stats",
+        kinds=Raw(lines("reports.kind.", counts.by_kind)),
+        states=Raw(lines("reports.status.", counts.by_status)),
+        territories=Raw(lines(None, counts.by_territory)),
+        median="—" if median is None else f"{median:.1f}",
+    )
+
+
 # --- quiet hours ---------------------------------------------------------------------------
 
 

@@ -123,6 +123,25 @@ def _marks(count: int) -> str:
     return ", ".join("?" for _ in range(count))
 
 
+# /export: the follow-up of reports as counts and dates; never their description, location or
+# photo (data about a third person: an export would be a copy no erasure can reach).
+REPORT_EXPORT: tuple[tuple[str, ...], str] = (
+    (
+        "numero",
+        "type",
+        "urgent",
+        "territoire",
+        "etat",
+        "envoye",
+        "premiere_reponse",
+        "clos",
+        "contenu_efface",
+    ),
+    "SELECT id, kind, urgent, territory, status, created_at, first_response_at, closed_at, "
+    "erased_at FROM reports ORDER BY id",
+)
+
+
 class ReportRepository:
     def __init__(self, db: Database) -> None:
         self.db = db

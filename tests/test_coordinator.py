@@ -112,6 +112,7 @@ async def test_stats_and_export_cover_initiatives_and_pairs(server, bot):
         "reponses_appels.csv",
         "initiatives.csv",
         "binomes.csv",
+        "signalements.csv",
         "points_etape.csv",
     }
     initiatives = list(csv.reader(io.StringIO(files["initiatives.csv"])))

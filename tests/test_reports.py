@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import timedelta
 from typing import Any
 
@@ -367,3 +369,32 @@ async def test_erasure_leaves_open_reports_workable_and_the_coordinator_told(ser
     assert item.status == "new" and item.description  # still workable
     detail = await open_from_queue(coco, number, "ne sort plus")
     assert "Alice" not in detail.text and "❓ Poser une question" not in detail.button_data
+
+
+async def test_stats_and_export_count_reports_without_their_content(server, bot, clock):
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    alice = await onboard(server, 1001, "Alice")
+    first = await report(alice, urgent=True)
+    await report(alice, kind="Un besoin", territory="Cenon", description="Secret: Mme X.")
+    await bot.drain()
+    clock.advance(timedelta(hours=3))
+    await coco.press("Ouvrir le signalement")
+    await coco.receive(contains="ne sort plus")
+    await coco.press("🙋 Je m'en occupe")
+    assert (await stored(bot, first)).status == "taken"
+
+    await coco.send("/stats")
+    figures = await coco.receive(contains="Signalements")
+    assert "Une personne seule : 1" in figures.text and "Un besoin : 1" in figures.text
+    assert "Pris en charge : 1" in figures.text and "Nouveau : 1" in figures.text
+    assert "Cenon : 1" in figures.text
+    assert "première réponse : 3.0 h" in figures.text
+
+    await coco.send("/export")
+    document = await coco.receive(contains="signalements.csv")
+    name, body = document.document
+    assert name == "signalements.csv"
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["numero", "type", "urgent"]
+    assert [r[4] for r in rows[1:]] == ["taken", "new"]
+    assert b"Secret" not in body and b"ne sort plus" not in body

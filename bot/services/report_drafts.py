@@ -7,19 +7,17 @@ finds no draft the second time and creates nothing.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.inputs import Problem, check, echo
 from bot.services.base import FeatureService
 from storage.reports import KINDS, Kind, NewReport
 
 FLOW = "report"
 DESCRIPTION_MAX = 600
 OTHER_TERRITORY = "autre"
-# Embeddings, overrides and isolates can make a text read backwards to others.
-_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 
 
 class Step(StrEnum):
@@ -57,18 +55,6 @@ class DraftView:
 class Submitted:
     report_id: int
     urgent: bool
-
-
-def utf16_length(text: str) -> int:
-    """Telegram counts lengths in UTF-16 code units: an emoji outside the BMP counts two."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def clean_text(text: str) -> str:
-    """NFC, trimmed, without bidirectional overrides; empty if only invisible characters."""
-    normal = unicodedata.normalize("NFC", text).translate(_BIDI_CONTROLS).strip()
-    visible = [ch for ch in normal if not ch.isspace() and unicodedata.category(ch) != "Cf"]
-    return normal if visible else ""
 
 
 class ReportDrafts(FeatureService):
@@ -156,16 +142,16 @@ class ReportDrafts(FeatureService):
                 if view.step in (Step.LOCATION, Step.PHOTO):
                     view.error = f"reports.error.{view.step}_expected"
                 return view
-            value = clean_text(text)
-            if not value:
+            checked = check(text, DESCRIPTION_MAX)
+            if checked.problem is Problem.EMPTY:
                 view.error = "reports.error.empty"
                 return view
-            if utf16_length(value) > DESCRIPTION_MAX:
+            if checked.problem is Problem.TOO_LONG:
                 view.error = "reports.error.too_long"
                 view.limit = DESCRIPTION_MAX
-                view.kept_text = value
+                view.kept_text = echo(checked.value)
                 return view
-            view.values["description"] = value
+            view.values["description"] = checked.value
             return await self._advance(member_id, view)
 
     async def give_location(

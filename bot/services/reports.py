@@ -9,6 +9,7 @@ inside the bot, so that erasing a report later is not undone by copies in chats.
 from __future__ import annotations
 
 import logging
+import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -17,10 +18,11 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.inputs import Problem, check, echo
 from bot.services.base import FeatureService
 from bot.services.members import MemberService
 from bot.services.outbox import Button, NewDelivery, OutboxService, Payload
-from bot.services.report_drafts import ReportDrafts, clean_text, utf16_length
+from bot.services.report_drafts import ReportDrafts
 from bot.texts import Texts, plain
 from storage.db import Database
 from storage.members import Member, MemberRepository
@@ -29,6 +31,7 @@ from storage.reports import (
     OPEN_STATUSES,
     Kind,
     Report,
+    ReportCounts,
     ReportMessage,
     ReportRepository,
     Status,
@@ -110,6 +113,14 @@ def quiet_until(
     return wake.astimezone(now.tzinfo)
 
 
+def _invalid(problem: Problem | None, limit: int, value: str) -> Acted:
+    if problem is Problem.EMPTY:
+        return Acted(Outcome.INVALID, error="reports.error.empty")
+    return Acted(
+        Outcome.INVALID, error="reports.error.too_long", limit=limit, kept_text=echo(value)
+    )
+
+
 class ReportService(FeatureService):
     def __init__(
         self,
@@ -176,13 +187,10 @@ class ReportService(FeatureService):
 
     async def answer(self, member_id: int, report_id: int, text: str) -> Acted:
         """The reporter answers a coordinator's question; relayed to whoever follows it."""
-        value = clean_text(text)
-        if not value:
-            return Acted(Outcome.INVALID, error="reports.error.empty")
-        if utf16_length(value) > MESSAGE_MAX:
-            return Acted(
-                Outcome.INVALID, error="reports.error.too_long", limit=MESSAGE_MAX, kept_text=value
-            )
+        checked = check(text, MESSAGE_MAX)
+        if not checked.ok:
+            return _invalid(checked.problem, MESSAGE_MAX, checked.value)
+        value = checked.value
         now = self.clock.now()
         async with self.db.transaction():
             report = await self.repo.get(report_id)
@@ -307,13 +315,10 @@ class ReportService(FeatureService):
     async def typed(self, coordinator_id: int, flow: str, report_id: int, text: str) -> Acted:
         """The question to relay, or the reason for closing."""
         limit = MESSAGE_MAX if flow == QUESTION_FLOW else REASON_MAX
-        value = clean_text(text)
-        if not value:
-            return Acted(Outcome.INVALID, error="reports.error.empty")
-        if utf16_length(value) > limit:
-            return Acted(
-                Outcome.INVALID, error="reports.error.too_long", limit=limit, kept_text=value
-            )
+        checked = check(text, limit)
+        if not checked.ok:
+            return _invalid(checked.problem, limit, checked.value)
+        value = checked.value
         if flow == QUESTION_FLOW:
             return await self._ask(coordinator_id, report_id, value)
         return await self._close(coordinator_id, report_id, value)
@@ -493,6 +498,14 @@ class ReportService(FeatureService):
 
     async def _audit(self, actor_id: int, action: str, report_id: int, now: datetime) -> None:
         await self.audit.record(actor_id, action, str(report_id), now, {})
+
+    async def figures(self) -> tuple[ReportCounts, float | None]:
+        """/stats: reports by kind, territory and state, and the median hours to a first
+        response (None before any response)."""
+        counts = await self.repo.counts()
+        seconds = sorted(counts.response_seconds)
+        median = statistics.median(seconds) / 3600 if seconds else None
+        return counts, median
 
     async def set_quiet_hours(self, coordinator_id: int, hours: tuple[int, int] | None) -> bool:
         if not await self._coordinator(coordinator_id):
