@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from storage.db import Database, Row, from_db_time, to_db_time
+from storage.db import Database, Row, from_db_time
 
 Kind = Literal["isolated", "need", "other"]
 Status = Literal["new", "taken", "waiting", "call", "resolved", "closed"]
@@ -149,14 +149,14 @@ class ReportRepository:
     # --- the report itself ---------------------------------------------------------------
 
     async def create(self, new: NewReport, now: datetime) -> int:
-        stamp = to_db_time(now)
+        stamp = now
         return await self.db.execute_returning_id(
             "INSERT INTO reports (reporter_id, kind, urgent, territory, description, latitude, "
             "longitude, photo, created_at, touched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 new.reporter_id,
                 new.kind,
-                int(new.urgent),
+                new.urgent,
                 new.territory,
                 new.description,
                 new.latitude,
@@ -221,23 +221,20 @@ class ReportRepository:
         reason: str | None = None,
     ) -> bool:
         """Move a report on if it is still in one of `from_statuses`; first press wins."""
-        stamp = to_db_time(now)
-        final = to_status in FINAL_STATUSES
+        closing = ", closed_at = ?" if to_status in FINAL_STATUSES else ""
         changed = await self.db.execute(
             "UPDATE reports SET status = ?, touched_at = ?, "
             "first_response_at = COALESCE(first_response_at, ?), "
             "assignee_id = COALESCE(?, assignee_id), "
-            "close_reason = COALESCE(?, close_reason), "
-            "closed_at = CASE WHEN ? = 1 THEN ? ELSE closed_at END "
+            f"close_reason = COALESCE(?, close_reason){closing} "
             f"WHERE id = ? AND status IN ({_marks(len(from_statuses))})",
             (
                 to_status,
-                stamp,
-                stamp,
+                now,
+                now,
                 assignee_id,
                 reason,
-                int(final),
-                stamp,
+                *((now,) if closing else ()),
                 report_id,
                 *from_statuses,
             ),
@@ -245,7 +242,7 @@ class ReportRepository:
         return changed == 1
 
     async def link_call(self, report_id: int, call_id: int, now: datetime) -> bool:
-        stamp = to_db_time(now)
+        stamp = now
         changed = await self.db.execute(
             "UPDATE reports SET status = 'call', call_id = ?, touched_at = ?, "
             "first_response_at = COALESCE(first_response_at, ?) "
@@ -255,7 +252,7 @@ class ReportRepository:
         return changed == 1
 
     async def touch(self, report_id: int, now: datetime) -> None:
-        stamp = to_db_time(now)
+        stamp = now
         await self.db.execute(
             "UPDATE reports SET touched_at = ?, reminded_at = NULL, "
             "first_response_at = COALESCE(first_response_at, ?) WHERE id = ?",
@@ -270,7 +267,7 @@ class ReportRepository:
         await self.db.execute(
             "INSERT INTO report_messages (report_id, from_reporter, author_id, text, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            (report_id, int(from_reporter), author_id, text, to_db_time(now)),
+            (report_id, from_reporter, author_id, text, now),
         )
 
     async def messages(self, report_id: int) -> list[ReportMessage]:
@@ -294,7 +291,7 @@ class ReportRepository:
     async def unnoticed(self, urgent: bool) -> list[Report]:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM reports WHERE noticed_at IS NULL AND urgent = ? ORDER BY id",
-            (int(urgent),),
+            (urgent,),
         )
         return [_report(r) for r in rows]
 
@@ -311,12 +308,12 @@ class ReportRepository:
             return
         await self.db.executemany(
             f"UPDATE reports SET {column} = ? WHERE id = ?",
-            [(to_db_time(now), report_id) for report_id in report_ids],
+            [(now, report_id) for report_id in report_ids],
         )
 
     async def last_digest(self) -> datetime | None:
         row = await self.db.fetch_one(
-            "SELECT MAX(noticed_at) AS at FROM reports WHERE urgent = 0 AND noticed_at IS NOT NULL"
+            "SELECT MAX(noticed_at) AS at FROM reports WHERE NOT urgent AND noticed_at IS NOT NULL"
         )
         return from_db_time(row["at"]) if row else None
 
@@ -324,7 +321,7 @@ class ReportRepository:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM reports WHERE status = 'new' AND raised_at IS NULL "
             "AND created_at < ? ORDER BY id",
-            (to_db_time(created_before),),
+            (created_before,),
         )
         return [_report(r) for r in rows]
 
@@ -332,7 +329,7 @@ class ReportRepository:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM reports WHERE status IN ('taken', 'waiting') "
             "AND assignee_id IS NOT NULL AND reminded_at IS NULL AND touched_at < ? ORDER BY id",
-            (to_db_time(touched_before),),
+            (touched_before,),
         )
         return [_report(r) for r in rows]
 
@@ -343,10 +340,10 @@ class ReportRepository:
             "(SELECT COUNT(*) FROM call_answers a WHERE a.call_id = c.id AND a.answer = 'yes') "
             "+ c.erased_answers AS coming "
             "FROM reports r JOIN calls c ON c.id = r.call_id "
-            "WHERE r.status = 'call' AND r.outcome_told_at IS NULL AND r.reporter_left = 0 "
+            "WHERE r.status = 'call' AND r.outcome_told_at IS NULL AND NOT r.reporter_left "
             "AND r.reporter_id > 0 "
             "AND (c.status IN ('closed', 'cancelled') OR c.deadline_at < ?) ORDER BY r.id",
-            (to_db_time(now),),
+            (now,),
         )
         return [
             CallOutcome(report_id=r["id"], reporter_id=r["reporter_id"], coming=int(r["coming"]))
@@ -365,14 +362,14 @@ class ReportRepository:
 
     async def mark_reporter_left(self, reporter_id: int) -> None:
         await self.db.execute(
-            "UPDATE reports SET reporter_left = 1 WHERE reporter_id = ?", (reporter_id,)
+            "UPDATE reports SET reporter_left = ? WHERE reporter_id = ?", (True, reporter_id)
         )
 
     async def erase_content(self, report_ids: Sequence[int], now: datetime) -> None:
         """Keep the report as a count: kind, territory, state and dates; nothing else."""
         if not report_ids:
             return
-        stamp = to_db_time(now)
+        stamp = now
         await self.db.executemany(
             "DELETE FROM report_messages WHERE report_id = ?", [(i,) for i in report_ids]
         )
@@ -387,7 +384,7 @@ class ReportRepository:
         rows = await self.db.fetch_all(
             "SELECT id FROM reports WHERE erased_at IS NULL AND status IN ('resolved', 'closed') "
             "AND closed_at < ? ORDER BY id",
-            (to_db_time(cutoff),),
+            (cutoff,),
         )
         return [int(r["id"]) for r in rows]
 
@@ -397,7 +394,7 @@ class ReportRepository:
             f"SELECT {_COLUMNS} FROM reports WHERE erased_at IS NULL "
             f"AND status IN ('new', 'taken', 'waiting', 'call') AND {warned_clause} "
             "AND created_at < ? ORDER BY id",
-            (to_db_time(cutoff),),
+            (cutoff,),
         )
         return [_report(r) for r in rows]
 
