@@ -229,4 +229,5 @@ EXPORT_TABLES: dict[str, tuple[str, ...]] = {
     "initiatives": ("initiatives", "initiative_supports"),
     "binomes": ("pairs",),
     "points_etape": ("pair_checkins", "pair_checkin_answers"),
+    "signalements": ("reports",),
 }
