@@ -37,7 +37,6 @@ from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
 from storage.db import Database, open_database
-from storage.reports import REPORT_EXPORT
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,6 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         reports=ReportService(db, settings, clock, texts, outbox, members),
     )
     services.reports.open_call_draft = services.call_drafts.start_draft
-    services.stats.exports["signalements"] = REPORT_EXPORT
     services.call_drafts.after_publish.append(services.reports.call_published)
     services.privacy.before_erase += [
         services.calls.release_member,

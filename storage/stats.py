@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from storage.db import Database
+from storage.reports import REPORT_EXPORT
 
 
 class StatsRepository:
@@ -218,6 +219,7 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
         "FROM pair_checkins c LEFT JOIN pair_checkin_answers a ON a.checkin_id = c.id "
         "ORDER BY c.pair_id, c.id, a.id",
     ),
+    "signalements": REPORT_EXPORT,
 }
 
 # The tables each export reads, so that the audit log can say whose personal data it handed
