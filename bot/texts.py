@@ -119,6 +119,10 @@ class Texts:
             raise MissingText(key)
         if not params:
             return template
+        for name, value in params.items():
+            if isinstance(value, str) and value.endswith((".", "…", "!", "?")):
+                # "Camille D." before a full stop: one period, not two.
+                template = template.replace("{" + name + "}.", "{" + name + "}")
         values = {name: _safe(value) for name, value in params.items()}
         return template.format(**values)
 

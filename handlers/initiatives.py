@@ -538,8 +538,12 @@ async def _gardener(
         return False
     if outcome is Outcome.ALREADY:
         key = "initiatives.gardener.already"
+    elif not accept:
+        key = "initiatives.gardener.declined"
+    elif member.is_citizen_gardener:  # read before the answer: nothing new to announce
+        key = "initiatives.gardener.accepted_again"
     else:
-        key = "initiatives.gardener.accepted" if accept else "initiatives.gardener.declined"
+        key = "initiatives.gardener.accepted"
     await show(update, context, t(context, lang, key))
     return True
 

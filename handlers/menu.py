@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
-from telegram.error import TelegramError
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
 
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import CommandHandler
+
+from bot.callbacks import Layout, Press
 from bot.context import AppContext
 from bot.texts import LANGUAGES, Texts, plain
+from handlers.common import answer, current_member, label, stale
 from storage.members import Member
 
 MEMBER = [
@@ -63,9 +70,15 @@ async def set_default(context_bot: object, texts: Texts) -> None:
         )
 
 
-async def set_for_member(context: AppContext, member: Member) -> None:
-    """Staff get a chat-scoped menu; a failure here must never break the flow it follows."""
-    if not (member.is_coordinator or member.is_technician):
+async def set_for_member(
+    context: AppContext, member: Member, *, language_chosen: bool = False
+) -> None:
+    """Staff get a chat-scoped menu; a failure here must never break the flow it follows.
+
+    Other members see the default menu in their Telegram app's language, until they pick a
+    language with /langue: from then on their chat has its own menu, in that language.
+    """
+    if not (member.is_coordinator or member.is_technician or language_chosen):
         return
     texts = context.services.texts
     try:
@@ -75,3 +88,55 @@ async def set_for_member(context: AppContext, member: Member) -> None:
         )
     except TelegramError:
         return
+
+
+# --- shortcuts: what a member can do now, as buttons (a free message outside any flow) ---
+
+
+class MenuAction(StrEnum):
+    GO = "go"
+
+
+@dataclass(frozen=True)
+class MenuPress(Press):
+    """A shortcut button: run this command, as if the member had typed it."""
+
+    PREFIX: ClassVar[str] = "menu"
+    LAYOUT: ClassVar[Layout] = {MenuAction.GO: "command"}
+    action: MenuAction
+    command: str = ""
+
+
+def shortcuts(member: Member) -> list[str]:
+    """A few commands for this member's role, most useful first."""
+    if member.is_coordinator:
+        return ["appel", "propositions", "binomes", "aide"]
+    paired = ["binome"] if member.is_citizen_gardener or member.is_technician else []
+    if member.is_technician:
+        return [*paired, "profil", "aide"]
+    return ["initiatives", "proposer", *paired, "profil", "aide"]
+
+
+def shortcut_rows(context: AppContext, lang: str, member: Member) -> list[list[tuple[str, str]]]:
+    return [
+        [(label(context, lang, f"menu.{name}"), MenuPress(MenuAction.GO, command=name).pack())]
+        for name in shortcuts(member)
+    ]
+
+
+async def go(update: Update, context: AppContext) -> None:
+    """A shortcut button runs its command, as if the member had typed it."""
+    query = update.callback_query
+    member, lang = await current_member(update, context)
+    data = MenuPress.parse(query.data if query else None)
+    name = data.command if data else None
+    if query is None or member is None or name not in shortcuts(member):
+        await stale(update, context, lang)
+        return
+    for group in context.application.handlers.values():
+        for handler in group:
+            if isinstance(handler, CommandHandler) and name in handler.commands:
+                await handler.callback(update, context)
+                await answer(query)
+                return
+    await stale(update, context, lang)

@@ -444,8 +444,8 @@ async def _answer(
     if result is None:
         await stale(update, context, lang)
         return
-    chosen = t(context, lang, f"pairs.answer.{result.answer.answer}")
-    text = t(context, lang, "pairs.checkin.thanks", answer=chosen)
+    # "Bloqué" and "Besoin d'un coup de main" also say that the coordination was told.
+    text = t(context, lang, f"pairs.checkin.thanks.{result.answer.answer}")
     rows: Rows = []
     if result.note_expected:
         text += "\n\n" + t(context, lang, "pairs.note.ask", limit=NOTE_MAX)

@@ -101,8 +101,8 @@ async def _set_language(
     if updated is None:
         await stale(update, context, lang)
         return
+    await menu.set_for_member(context, updated, language_chosen=True)  # before saying so
     await show(update, context, t(context, updated.language, "language.changed"))
-    await menu.set_for_member(context, updated)
     await answer(update.callback_query)
 
 
@@ -162,8 +162,8 @@ async def language(update: Update, context: AppContext) -> None:
             member.telegram_id, context.args[0].lower()
         )
         if updated is not None:
+            await menu.set_for_member(context, updated, language_chosen=True)
             await reply(update, context, t(context, updated.language, "language.changed"))
-            await menu.set_for_member(context, updated)
         return
     await _language_choice(update, context, lang)
 
@@ -206,6 +206,7 @@ async def invite(update: Update, context: AppContext) -> None:
         return
     words = {"technicien": "technician", "technician": "technician"}
     words |= {"coordinateur": "coordinator", "coordinatrice": "coordinator"}
+    words |= {"coordination": "coordinator"}
     words["coordinator"] = "coordinator"
     role = words.get(context.args[0].lower()) if context.args else None
     if role is None:

@@ -18,6 +18,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, Type
 
 from bot.context import AppContext
 from bot.services.conversations import FlowAction, FlowPress
+from handlers import menu
 from handlers.common import (
     InputHandler,
     answer,
@@ -120,7 +121,9 @@ def build_router(inputs: dict[str, InputHandler]) -> list[BaseHandler[Update, Ap
         conversation = await context.services.conversations.current(member.telegram_id)
         handler = inputs.get(conversation.flow) if conversation else None
         if conversation is None or handler is None:
-            await reply(update, context, t(context, lang, "common.nothing_expected"))
+            contact = context.services.settings.organisation.contact
+            text = t(context, lang, "common.free_text", contact=contact)
+            await reply(update, context, text, menu.shortcut_rows(context, lang, member))
             return
         await handler(update, context, member, conversation)
 
@@ -135,6 +138,7 @@ def build_router(inputs: dict[str, InputHandler]) -> list[BaseHandler[Update, Ap
         await stale(update, context, lang)
 
     return [
+        CallbackQueryHandler(menu.go, pattern=menu.MenuPress.pattern()),
         CallbackQueryHandler(unknown_button),
         MessageHandler(
             filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.StatusUpdate.ALL, route

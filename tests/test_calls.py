@@ -209,7 +209,7 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     # a citizen forging coordinator buttons changes nothing
     for action in ("cl", "ca", "cy", "rm", "v"):
         refused = await carol.press_data(f"call:1:{action}:1")
-        assert refused.show_alert and "réservée aux coordinateurs" in refused.text
+        assert refused.show_alert and "réservée à l'équipe de coordination" in refused.text
     refused = await carol.press_data("call:1:go")
     assert "réservée" in refused.text
     assert (await bot.state.only_call()).status == "complete"
@@ -236,7 +236,7 @@ async def test_cancel_tells_volunteers_and_forged_coordinator_presses_are_refuse
     assert (await bot.state.only_call()).status == "complete"
     assert confirm.all_buttons == ["Oui, annuler l'appel", "Retour"]
     done = await coord.press("Oui, annuler l'appel")
-    assert "prévenus" in done.text
+    assert "Je préviens les volontaires" in done.text
     await coord.receive(contains="État : annulé")
     await bot.drain()
     assert "annulé" in (await alice.receive(contains="❌")).text
@@ -456,7 +456,7 @@ async def test_closing_a_call_stops_answers(server, make_bot):
     assert "Relancer" in screen.all_buttons  # the event still takes place
     await bot.drain()
     told = await alice.receive(contains="est clos")
-    assert "bien attendu" in told.text and "Mairie de Blaye" in told.text
+    assert "On compte toujours sur vous" in told.text and "Mairie de Blaye" in told.text
     assert "clos" in (await bob.press("Je viens")).text
     assert "clos" in (await alice.press("Pas cette fois")).text
     assert await bot.state.call_answers() == {3001: "yes", 3003: "no"}

@@ -27,7 +27,7 @@ async def test_stats_match_a_seeded_community(server, bot, clock):
     await seed_members(bot, range(400, 403), territory="Libourne", themes=("Environnement",))
     await coord.send("/stats")
     text = (await coord.receive(contains="État de la communauté")).text
-    assert "inscrits : 20" in text  # 19 seeded + the coordinator
+    assert "personnes inscrites : 20" in text  # 19 seeded + the coordinator
     assert "porte-voix : 4" in text
     assert "en pause : 2" in text
     assert "Blaye : 11" in text and "Cenon : 6" in text and "Libourne : 3" in text
@@ -77,9 +77,9 @@ async def test_export_csvs_parse_back_with_accents_and_commas(server, bot):
 async def test_non_coordinators_get_neither(server, bot):
     citizen = await onboard(server, 5002, "Yann")
     await citizen.send("/stats")
-    assert "réservée aux coordinateurs" in (await citizen.receive()).text
+    assert "réservée à l'équipe de coordination" in (await citizen.receive()).text
     await citizen.send("/export")
-    assert "réservée aux coordinateurs" in (await citizen.receive()).text
+    assert "réservée à l'équipe de coordination" in (await citizen.receive()).text
     assert not any(m.document or m.photo for m in citizen.messages)
     assert "export" not in await bot.state.audit_actions()
 

@@ -92,5 +92,5 @@ async def test_finishing_a_flow_with_nothing_else_open_offers_nothing(server, bo
     await alice.send("Coucou")
     await alice.receive(contains="Message transmis")
     await alice.send("encore ?")
-    await alice.receive(contains="Je n'attendais pas")
+    await alice.receive(contains="je ne sais pas répondre aux messages libres")
     assert not any("Vous aviez" in m.content for m in alice.messages)

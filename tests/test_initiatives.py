@@ -297,11 +297,11 @@ async def test_forged_moderation_button_is_refused(server, bot):
     initiative_id = (await bot.state.only_initiative()).id
     for action in ("pub", "chg", "dec"):
         answer = await mallory.press_data(f"ini:1:{action}:{initiative_id}")
-        assert answer.show_alert and "réservée aux coordinateurs" in answer.text
+        assert answer.show_alert and "réservée à l'équipe de coordination" in answer.text
     answer = await mallory.press_data(f"ini:1:stg:{initiative_id}:consolidation")
     assert answer.show_alert
     await mallory.send("/propositions")
-    assert "réservée aux coordinateurs" in (await mallory.receive()).text
+    assert "réservée à l'équipe de coordination" in (await mallory.receive()).text
     assert (await bot.state.only_initiative()).status == "pending"
     assert await bot.state.audit_entries("initiative.") == []
     assert [c for c in await bot.state.conversations.all() if c.member_id == 1002] == []

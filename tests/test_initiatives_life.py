@@ -194,7 +194,7 @@ async def test_stages_are_told_and_consolidation_offers_a_gardener(server, bot):
     assert "waiting for confirmation: consolidation" in alice.last.text
     proposal = await coco.receive(contains="propose de passer à l'étape")
     forged = await bob.press_data(f"ini:1:stg:{initiative_id}:consolidation")
-    assert forged.show_alert and "réservée aux coordinateurs" in forged.text
+    assert forged.show_alert and "réservée à l'équipe de coordination" in forged.text
     assert (await bot.state.only_initiative()).stage == "emergence"
     await coco.press("✅ Confirmer l'étape", message=proposal)
     assert "Étape : consolidation" in coco.last.text
@@ -265,7 +265,7 @@ async def test_abandoned_initiative_is_told_and_leaves_the_list(server, bot):
     await coco.press("➡️ Passer à : abandonnée")
     assert "Étape : abandonnée" in coco.last.text
     told = await alice.receive(contains="passe à l'étape")
-    assert "abandonnée" in told.text and "jardinier" not in told.text  # no offer here
+    assert "abandonnée" in told.text and "binôme" not in told.text  # no offer here
     await bob.receive(contains="vous participez")
     await bob.send("/initiatives")
     assert "Aucune initiative publiée" in (await bob.receive(contains="Initiatives")).text

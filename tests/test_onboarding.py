@@ -156,7 +156,7 @@ async def test_pause_and_resume_are_recorded(server, bot):
     assert "/reprendre" in (await gil.receive()).text
     assert (await bot.state.member(1020)).status == "paused"
     await gil.send("/reprendre")
-    await gil.receive(contains="Content de vous retrouver")
+    await gil.receive(contains="Bon retour parmi nous")
     assert (await bot.state.member(1020)).status == "active"
 
 
@@ -261,7 +261,7 @@ async def test_two_people_racing_for_one_invite(server, bot):
 async def test_only_coordinators_can_invite(server, bot):
     ivy = await onboard(server, 1040, "Ivy")
     await ivy.send("/inviter technicien")
-    assert "réservée aux coordinateurs" in (await ivy.receive()).text
+    assert "réservée à l'équipe de coordination" in (await ivy.receive()).text
     assert await bot.state.invites.all() == []
 
 

@@ -100,7 +100,7 @@ async def test_proposals_confirm_and_notify_both(server, bot):
     assert "Alice ↔ Tom" in proposals.text and "Bruno ↔ Tom" in proposals.text
     assert "Paul" not in proposals.text
     unmatched = await coord.receive(contains="Sans binôme")
-    assert "Zoé" in unmatched.text and "aucun technicien" in unmatched.text
+    assert "Zoé" in unmatched.text and "personne dans l'équipe technique" in unmatched.text
 
     answer = await coord.press("✅ 1", message=proposals)
     assert "confirmé" in answer.text
@@ -136,7 +136,7 @@ async def test_only_coordinators_match(server, bot):
     await person(bot, server, 201, "Tom", capacity=2)
     await alice.send("/binomes")
     denied = await alice.receive()
-    assert "réservée aux coordinateurs" in denied.text
+    assert "réservée à l'équipe de coordination" in denied.text
     assert await bot.state.proposals() == []
     coord = server.get_user(COORDINATOR_ID)
     await coord.send("/binomes")
@@ -224,7 +224,7 @@ async def test_relay_both_ways_without_usernames(server, bot):
     assert photo.photo is not None and "Tom" in photo.caption
     # Outside /binome, a message goes nowhere.
     await alice.send("encore ?")
-    await alice.receive(contains="Je n'attendais pas")
+    await alice.receive(contains="je ne sais pas répondre aux messages libres")
     for viewer, other in ((alice, "tom_secret"), (tom, "alice_secret")):
         for message in viewer.messages:
             assert other not in (message.content or "") and other not in (message.html or "")
@@ -312,7 +312,7 @@ async def test_each_answer_note_and_escalation(server, bot, clock):
     ask = first_ask = await _next_checkin(bot, clock, alice, tom, pair_id)
     await alice.press("Ça avance", message=ask)
     thanks = await alice.receive(contains="Merci")
-    assert "Ça avance" in thanks.text and "300 caractères" in thanks.text
+    assert "ça avance" in thanks.text and "300 caractères" in thanks.text
     await alice.send("n" * 301)
     refused = await alice.receive(contains="trop longue")
     assert "301" in refused.text and "300" in refused.text and "n" * 301 in refused.text
@@ -321,7 +321,7 @@ async def test_each_answer_note_and_escalation(server, bot, clock):
     await alice.send("Tout roule, on plante samedi")
     await alice.receive(contains="Note enregistrée")
     tom_ask = tom.messages[-1]
-    await tom.press("On s'est vus", message=tom_ask)
+    await tom.press("On s'est parlé", message=tom_ask)
     await tom.press("Passer")
     await tom.receive(contains="C'est noté")
     answers = await bot.state.checkin_answers()
@@ -339,7 +339,7 @@ async def test_each_answer_note_and_escalation(server, bot, clock):
     help_notice = await coord.receive(contains="besoin d'un coup de main")
     assert "Alice ↔ Tom" in help_notice.text
     assert (await pair_row(bot, pair_id)).health == "needs_help"
-    await tom.press("Bloqué", message=tom.messages[-1])
+    await tom.press("C'est bloqué", message=tom.messages[-1])
     await tom.send("Le terrain est fermé")
     await tom.receive(contains="Note enregistrée")
     await bot.drain()
@@ -350,7 +350,7 @@ async def test_each_answer_note_and_escalation(server, bot, clock):
     assert (await pair_row(bot, pair_id)).health == "blocked"
 
     # The old check-in's buttons no longer count; a stranger's forged press changes nothing.
-    old_data = first_ask.button_data["Bloqué"]
+    old_data = first_ask.button_data["C'est bloqué"]
     stale = await alice.press_data(old_data, message_id=first_ask.message_id)
     assert stale.show_alert
     stranger = await person(bot, server, 999, "Eve", gardener=True)
@@ -365,7 +365,7 @@ async def test_each_answer_note_and_escalation(server, bot, clock):
     await coord.press("Voir le binôme", message=note)
     card = await coord.receive(contains="Binôme Alice ↔ Tom")
     assert "bloqué" in card.text and "Tout roule, on plante samedi" in card.text
-    assert "On s'est vus" in card.text and "Le terrain est fermé" in card.text
+    assert "On s'est parlé" in card.text and "Le terrain est fermé" in card.text
 
 
 async def test_two_silent_checkins_escalate_once(server, bot, clock):
@@ -389,7 +389,7 @@ async def test_two_silent_checkins_escalate_once(server, bot, clock):
 async def test_restart_between_checkins_loses_nothing(server, bot, clock):
     alice, tom, pair_id = await paired(bot, server)
     ask = await _next_checkin(bot, clock, alice, tom, pair_id)
-    await alice.press("Bloqué", message=ask)
+    await alice.press("C'est bloqué", message=ask)
     await bot.restart()
     await alice.send("Note écrite après le redémarrage")  # the note prompt survived
     await alice.receive(contains="Note enregistrée")
@@ -447,7 +447,7 @@ async def test_nudge_interval_repair_and_end(server, bot):
     row = await pair_row(bot, pair_id)
     assert row.status == "ended" and row.end_reason == "repair"
     await bot.drain()
-    await alice.receive(contains="un autre jardinier technicien")
+    await alice.receive(contains="une autre personne de l'équipe technique")
     await tom.receive(contains="votre place est libérée")
     # Alice is back in matching and Tom's place is free again.
     await coord.send("/binomes")
@@ -514,7 +514,7 @@ async def test_each_gardener_reads_in_their_own_language(server, bot, clock):
     await jane.receive(contains="passed on to Alice")
     await bot.drain()
     incoming = await alice.receive(contains="Hello")
-    assert "jardinier·ère technicien·ne" in incoming.text
+    assert "jardinier technicien ou jardinière technicienne" in incoming.text
     assert "<b>Alice</b>" in incoming.text  # shown as typed, never as markup
     # A pair that ends while someone is typing: the message is not passed on.
     await alice.send("/binome")

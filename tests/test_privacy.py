@@ -190,7 +190,7 @@ async def test_forget_across_every_feature_keeps_counts(server, bot, clock):
     done = await services.pairs.confirm_match(ALICE, 7_770_009, by=COORDINATOR_ID)
     await bot.drain()
     checkin = await _next_checkin(bot, clock, alice, tom, done.pair_id)
-    await alice.press("Bloqué", message=checkin)
+    await alice.press("C'est bloqué", message=checkin)
     await alice.receive(contains="note")
     await services.pairs.add_note(ALICE, "Alicia ne trouve pas la clé du local")
     await bot.drain()

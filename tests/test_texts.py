@@ -226,3 +226,13 @@ def test_member_input_is_escaped():
     texts = Texts.load()
     rendered = texts.get("fr", "onboarding.done", name="<script>&")
     assert "&lt;script&gt;&amp;" in rendered
+
+
+def test_no_point_median_in_what_members_read():
+    """One inclusive convention: words that fit everyone, or both forms spelled out."""
+    texts = Texts.load()
+    median = re.compile(r"[^\W\d_]·[^\W\d_]")
+    found = [
+        key for key, forms in _entries(texts, "fr").items() for f in forms if median.search(f)
+    ]
+    assert found == []
