@@ -189,7 +189,7 @@ async def test_double_tap_on_a_checkin_answer_stores_one_and_escalates_once(serv
     alice, tom, pair_id = await paired(bot, server)
     ask = await _next_checkin(bot, clock, alice, tom, pair_id)
     first, second = await asyncio.gather(
-        alice.press("Bloqué", message=ask), alice.press("Bloqué", message=ask)
+        alice.press("C'est bloqué", message=ask), alice.press("C'est bloqué", message=ask)
     )
     assert not first.show_alert and not second.show_alert
     answers = await bot.state.checkin_answers()
