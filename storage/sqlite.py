@@ -108,15 +108,18 @@ class SqliteDatabase:
         try:
             conn = await aiosqlite.connect(self.path, isolation_level=None)
             conn.row_factory = _row_factory()  # type: ignore[assignment]
-            for pragma in ("foreign_keys = ON", "busy_timeout = 5000", "synchronous = NORMAL"):
+            for pragma in _PRAGMAS:
                 await _run(conn, f"PRAGMA {pragma}")
         except sqlite3.Error as error:
             raise _wrap(error) from error
         return conn
 
     async def connect(self, *, migrate: bool = True) -> None:
+        _create_private(Path(self.path))
         self._writer = await self._open()
         await self._run("PRAGMA journal_mode = WAL")
+        for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; make sure
+            _make_private(Path(self.path + suffix))
         if migrate:
             await self.migrate()
         self._reader = await self._open()
@@ -276,6 +279,15 @@ class SqliteDatabase:
         )
         return [r["name"] for r in rows]
 
+    async def after_erasure(self) -> None:
+        """Leave no copy of what was just erased in the files: freed pages are zeroed as they
+        are freed (secure_delete), and the WAL, which still holds the rows as they were, is
+        written back to the database and emptied."""
+        if self._depth.get():
+            raise RuntimeError("after_erasure runs once the erasing transaction has committed")
+        async with self._write_lock:
+            await self._pragma("wal_checkpoint(TRUNCATE)")
+
     async def backup_to(self, target: Path) -> None:
         """Consistent copy of the live database through SQLite's online backup API.
 
@@ -283,6 +295,7 @@ class SqliteDatabase:
         """
         tmp = target.with_name(target.name + ".part")
         tmp.unlink(missing_ok=True)
+        _create_private(tmp)
         async with self._write_lock:
             try:
                 dest = await aiosqlite.connect(str(tmp))
@@ -298,6 +311,28 @@ class SqliteDatabase:
             tmp.unlink(missing_ok=True)
             raise DatabaseProblem(f"backup {problem}")
         tmp.replace(target)
+
+
+# secure_delete: deleted content is overwritten with zeros, so an erased member's rows do not
+# linger in free pages (nor in later backups, which copy pages).
+_PRAGMAS = (
+    "foreign_keys = ON",
+    "busy_timeout = 5000",
+    "synchronous = NORMAL",
+    "secure_delete = ON",
+)
+
+
+def _create_private(path: Path) -> None:
+    """Create the file readable by its owner only, whatever the umask (it holds personal data)."""
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    _make_private(path)
+
+
+def _make_private(path: Path) -> None:
+    if path.exists():
+        os.chmod(path, 0o600)
 
 
 async def _run(conn: aiosqlite.Connection, sql: str) -> None:
@@ -359,6 +394,8 @@ def restore_file(dest: Path, source: Path) -> None:
     if problem:
         raise DatabaseProblem(problem)
     tmp = dest.with_name(dest.name + ".restore")
+    tmp.unlink(missing_ok=True)
+    _create_private(tmp)
     try:
         with sqlite3.connect(source) as src, sqlite3.connect(tmp) as copy:
             src.backup(copy)

@@ -111,8 +111,13 @@ def test_dockerfile_entry_point_env_and_healthcheck() -> None:
     assert re.search(r"^USER essaim$", dockerfile, re.M)
     entry = json.loads(re.search(r"^ENTRYPOINT (.*)$", dockerfile, re.M).group(1))  # type: ignore[union-attr]
     cmd = json.loads(re.search(r"^CMD (.*)$", dockerfile, re.M).group(1))  # type: ignore[union-attr]
-    assert entry[:3] == ["python", "-m", "bot"]
-    assert_parses(entry[3:] + cmd)
+    # A shell sets umask 077 first (the bot's files are for its user only), then execs the bot.
+    assert entry[:2] == ["/bin/sh", "-c"] and entry[3] == "essaim"
+    umask, bot = entry[2].split(" && exec ")
+    assert umask == "umask 077" and bot.endswith(' "$@"')
+    argv = shlex.split(bot.removesuffix(' "$@"'))
+    assert argv[:3] == ["python", "-m", "bot"]
+    assert_parses(argv[3:] + cmd)
     assert_env_names_exist(dockerfile)
     port = re.search(r"ESSAIM_HEALTH__PORT=(\d+)", dockerfile).group(1)  # type: ignore[union-attr]
     assert "ESSAIM_HEALTH__ENABLED=true" in dockerfile

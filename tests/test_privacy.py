@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import logging
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.logs import setup_logging
 from storage.privacy_model import BY_NAME
@@ -267,3 +270,18 @@ def test_every_export_reads_tables_of_the_privacy_model():
 
     assert set(EXPORT_TABLES) == set(EXPORTS)
     assert {t for tables in EXPORT_TABLES.values() for t in tables} <= set(BY_NAME)
+
+
+@pytest.mark.sqlite_only  # about the SQLite files themselves: the WAL and freed pages
+async def test_forget_leaves_no_copy_in_the_database_files(server, bot):
+    alice = await onboard(server, ALICE, "Quentissima")
+    await alice.send("/oublier")
+    await alice.receive(contains="effacer vos données")
+    await alice.press("Oui, tout effacer")
+    await alice.receive(contains="vos données ont été effacées")
+    path = Path(bot.settings.database.path)
+    files = [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()]
+    assert path in files
+    for file in files:
+        data = file.read_bytes()
+        assert b"Quentissima" not in data and b"quentissima" not in data, file.name

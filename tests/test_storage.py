@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +138,22 @@ async def test_values_cross_the_interface_as_python_types(tmp_path):
     with pytest.raises(IndexError):
         audit["missing"]
     await db.close()
+
+
+@pytest.mark.sqlite_only  # file modes of the SQLite files
+async def test_database_wal_and_backups_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    path = tmp_path / "private.db"
+    old = os.umask(0o022)
+    try:
+        db = SqliteDatabase(path)
+        await db.connect()
+        await db.execute("CREATE TABLE t (x INTEGER)")
+        await db.execute("INSERT INTO t VALUES (1)")
+        backup = tmp_path / "backup.db"
+        await db.backup_to(backup)
+        files = [path, Path(f"{path}-wal"), Path(f"{path}-shm"), backup]
+        modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+        await db.close()
+    finally:
+        os.umask(old)
+    assert modes == {f.name: 0o600 for f in files}

@@ -104,6 +104,7 @@ class PrivacyService:
                 await hook(member_id)
             await self.deliveries.drop_for_chat(member_id)
             await self.repo.erase(member_id, anon_id)
+        await self.db.after_erasure()
         log.info("member %d erased", member_id)
         return True
 

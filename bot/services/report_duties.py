@@ -161,4 +161,5 @@ class ReportDuties:
                 )
             await self.repo.erase_content([r.id for r in expired], now)
         if closed or expired:
+            await self.service.db.after_erasure()
             log.info("reports erased: %d closed, %d too old", len(closed), len(expired))

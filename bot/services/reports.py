@@ -413,7 +413,9 @@ class ReportService(FeatureService):
                 )
             await self.repo.erase_content([report_id], now)
             await self._audit(coordinator_id, "report.erase", report_id, now)
-            return Acted(Outcome.DONE, await self.repo.get(report_id))
+            erased = Acted(Outcome.DONE, await self.repo.get(report_id))
+        await self.db.after_erasure()
+        return erased
 
     async def to_call(self, coordinator_id: int, report_id: int) -> Acted:
         """Open an /appel draft with the territory and a text to edit already filled in."""
