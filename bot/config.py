@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 TELEGRAM_API = "https://api.telegram.org/bot"
@@ -25,7 +33,14 @@ class ConfigError(Exception):
     """A configuration problem, said in one line that names the key."""
 
 
-class TelegramSettings(BaseModel):
+class Section(BaseModel):
+    """A [section] of the file: a key it does not know is a typo, refused with its name
+    (`[database] paht = ...` must not start with the default path)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TelegramSettings(Section):
     token: SecretStr | None = None
     base_url: str = TELEGRAM_API
     base_file_url: str = TELEGRAM_FILES
@@ -54,12 +69,12 @@ class TelegramSettings(BaseModel):
         return self
 
 
-class OrganisationSettings(BaseModel):
+class OrganisationSettings(Section):
     name: str = Field(default="Essaim", min_length=1, max_length=120)
     contact: str = Field(default="contact@example.org", min_length=1, max_length=200)
 
 
-class DatabaseSettings(BaseModel):
+class DatabaseSettings(Section):
     path: Path = Path("essaim.sqlite3")
     url: str | None = None
     """A `postgresql://` URL; when set it wins over `path`."""
@@ -70,7 +85,7 @@ class DatabaseSettings(BaseModel):
         return self.url or self.path
 
 
-class CheckinSettings(BaseModel):
+class CheckinSettings(Section):
     interval_days: int = Field(default=14, ge=1, le=365)
     day_start: time = time(9, 0)
     day_end: time = time(20, 0)
@@ -82,7 +97,7 @@ class CheckinSettings(BaseModel):
         return self
 
 
-class SendingSettings(BaseModel):
+class SendingSettings(Section):
     messages_per_second: float = Field(default=30.0, gt=0, le=30)
     per_chat_per_second: float = Field(default=1.0, gt=0, le=10)
     allow_paid_broadcast: bool = False
@@ -95,17 +110,17 @@ class SendingSettings(BaseModel):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
 
 
-class CallSettings(BaseModel):
+class CallSettings(Section):
     reminder_hours: list[int] = Field(default_factory=lambda: [24, 2])
     summary_edit_seconds: float = Field(default=5.0, ge=1.0)
 
 
-class InitiativeSettings(BaseModel):
+class InitiativeSettings(Section):
     digest_hours: float = Field(default=6.0, gt=0)
     max_pending_per_member: int = Field(default=3, ge=1)
 
 
-class ReportSettings(BaseModel):
+class ReportSettings(Section):
     """Signalements: how often non-urgent ones are gathered, when they are raised again,
     and how long their content is kept (it concerns a third person who never chose)."""
 
@@ -117,21 +132,21 @@ class ReportSettings(BaseModel):
     warn_days: int = Field(default=14, ge=1, le=60)
 
 
-class PairSettings(BaseModel):
+class PairSettings(Section):
     auto_confirm: bool = False
 
 
-class SchedulerSettings(BaseModel):
+class SchedulerSettings(Section):
     tick_seconds: float = Field(default=5.0, gt=0, le=3600)
 
 
-class SandboxSettings(BaseModel):
+class SandboxSettings(Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     api_port: int = Field(default=8081, ge=0, le=65535)
 
 
-class HealthSettings(BaseModel):
+class HealthSettings(Section):
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=1, le=65535)
@@ -231,5 +246,7 @@ def load_settings(path: Path | None, *, must_exist: bool = False) -> Settings:
         lines = []
         for error in exc.errors():
             message = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown setting (a typo? see config.example.toml)"
             lines.append(f"{_key_of(error['loc'])}: {message}")
         raise ConfigError("; ".join(lines)) from None

@@ -44,6 +44,18 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
         ("territories = []", "territories"),
         ("colour = 3", "colour"),
         ('[checkins]\nday_start = "21:00:00"\nday_end = "08:00:00"', "checkins"),
+        ('[database]\npaht = "x.db"', "database.paht"),
+        ('[organisation]\ncontacts = "x@example.org"', "organisation.contacts"),
+        ("[sending]\nmessages_per_secnd = 30", "sending.messages_per_secnd"),
+        ('[telegram]\ntokn = "1:abcd"', "telegram.tokn"),
+        ("[checkins]\nintervall_days = 3", "checkins.intervall_days"),
+        ("[calls]\nreminder_hour = [2]", "calls.reminder_hour"),
+        ("[initiatives]\ndigest_hour = 2", "initiatives.digest_hour"),
+        ("[pairs]\nauto_confirmm = true", "pairs.auto_confirmm"),
+        ("[reports]\ndigest = 2", "reports.digest"),
+        ("[scheduler]\ntick = 2", "scheduler.tick"),
+        ("[sandbox]\nprt = 2", "sandbox.prt"),
+        ("[health]\nenable = true", "health.enable"),
     ],
 )
 def test_wrong_setting_names_the_key(tmp_path, toml, key):
@@ -69,3 +81,17 @@ def test_broken_file_stops_start_with_one_line(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "checkins.interval_days" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_check_config_refuses_a_typo_inside_a_section(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[organisation]\nname = "Mairie"\ncontacts = "dpo@mairie.fr"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check-config", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "organisation.contacts: unknown setting" in result.stdout
