@@ -235,6 +235,7 @@ def _overview_screen(context: AppContext, lang: str, overview: Overview) -> tupl
         needs_help=counts.get("needs_help", 0),
         blocked=counts.get("blocked", 0),
         silent=counts.get("silent", 0),
+        waiting=counts.get("waiting", 0),
     )
     rows: Rows = [
         [
@@ -249,7 +250,14 @@ def _overview_screen(context: AppContext, lang: str, overview: Overview) -> tupl
 
 
 def _icon(health: str) -> str:
-    return {"on_track": "🟢", "needs_help": "🟠", "blocked": "🔴", "silent": "⚪"}.get(health, "")
+    icons = {
+        "on_track": "🟢",
+        "needs_help": "🟠",
+        "blocked": "🔴",
+        "silent": "⚪",
+        "waiting": "🕓",
+    }
+    return icons.get(health, "")
 
 
 def _proposals_screen(context: AppContext, lang: str, view: MatchView) -> tuple[str, Rows]:

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 PairStatus = Literal["active", "ended"]
-Health = Literal["on_track", "needs_help", "blocked", "silent"]
+Health = Literal["on_track", "needs_help", "blocked", "silent", "waiting"]
 EndReason = Literal["ended", "repair", "left"]
 
 
@@ -52,9 +52,17 @@ class Pair(BaseModel):
     end_reason: EndReason | None
 
 
+# A pair nobody has answered yet is not "on track": it is waiting for its first news. The
+# stored health stays 'on_track' (its CHECK); "waiting" is read, never written.
+HEALTH_SQL = (
+    "CASE WHEN health = 'on_track' AND NOT EXISTS (SELECT 1 FROM pair_checkins c "
+    "JOIN pair_checkin_answers a ON a.checkin_id = c.id WHERE c.pair_id = pairs.id) "
+    "THEN 'waiting' ELSE health END"
+)
+
 _PAIR = (
-    "id, citizen_id, technician_id, initiative_id, status, health, interval_days, next_due_at, "
-    "silent_rounds, created_at, ended_at, end_reason"
+    f"id, citizen_id, technician_id, initiative_id, status, {HEALTH_SQL} AS health, "
+    "interval_days, next_due_at, silent_rounds, created_at, ended_at, end_reason"
 )
 
 
@@ -161,7 +169,8 @@ class PairRepository(MatchingRepository, CheckinRepository):
 
     async def health_counts(self) -> dict[str, int]:
         rows = await self.db.fetch_all(
-            "SELECT health, COUNT(*) AS n FROM pairs WHERE status = 'active' GROUP BY health"
+            f"SELECT {HEALTH_SQL} AS health, COUNT(*) AS n FROM pairs WHERE status = 'active' "
+            "GROUP BY 1"
         )
         return {r["health"]: int(r["n"]) for r in rows}
 
@@ -193,7 +202,7 @@ class PairRepository(MatchingRepository, CheckinRepository):
     async def set_health(self, pair_id: int, health: Health, silent_rounds: int) -> None:
         await self.db.execute(
             "UPDATE pairs SET health = ?, silent_rounds = ? WHERE id = ?",
-            (health, silent_rounds, pair_id),
+            ("on_track" if health == "waiting" else health, silent_rounds, pair_id),
         )
 
     async def end(self, pair_id: int, reason: EndReason, now: datetime) -> bool:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from storage.db import Database
+from storage.pairs import HEALTH_SQL
 from storage.reports import REPORT_EXPORT
 
 
@@ -106,9 +107,10 @@ class StatsRepository:
 
     async def pairs_health(self) -> dict[str, int]:
         return await self.counts(
-            "SELECT health, COUNT(*) FROM pairs WHERE status = 'active' GROUP BY health "
-            "ORDER BY CASE health WHEN 'on_track' THEN 0 WHEN 'needs_help' THEN 1 "
-            "WHEN 'blocked' THEN 2 ELSE 3 END"
+            f"SELECT h, COUNT(*) FROM (SELECT {HEALTH_SQL} AS h FROM pairs "
+            "WHERE status = 'active') AS active GROUP BY h "
+            "ORDER BY CASE h WHEN 'on_track' THEN 0 WHEN 'needs_help' THEN 1 "
+            "WHEN 'blocked' THEN 2 WHEN 'silent' THEN 3 ELSE 4 END"
         )
 
     async def stream(

@@ -211,3 +211,21 @@ async def test_double_tap_on_a_checkin_answer_stores_one_and_escalates_once(serv
         (101, "progress"),
         (201, "blocked"),
     ]
+
+
+async def test_a_pair_without_any_answer_is_not_shown_on_track(server, bot, clock):
+    coord = await coordinator(bot, server)
+    alice, tom, pair_id = await paired(bot, server)
+    assert (await bot.state.pair(pair_id)).health == "waiting"
+    await coord.send("/binomes")
+    overview = await coord.receive(contains="Binômes actifs")
+    assert "🟢 en route : 0" in overview.text and "sans réponse encore : 1" in overview.text
+    assert any(row[0].startswith("🕓 Alice") for row in overview.buttons)
+    await coord.press(next(r[0] for r in overview.buttons if "Alice" in r[0]), message=overview)
+    card = await coord.receive(contains="Binôme Alice ↔ Tom")
+    assert "pas encore de réponse" in card.text and "en route" not in card.text
+    assert (await bot.services.stats.community()).pairs == {"waiting": 1}
+    ask = await _next_checkin(bot, clock, alice, tom, pair_id)
+    await alice.press("Ça avance", message=ask)
+    assert (await bot.state.pair(pair_id)).health == "on_track"
+    assert (await bot.services.stats.community()).pairs == {"on_track": 1}

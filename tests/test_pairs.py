@@ -420,7 +420,8 @@ async def test_nudge_interval_repair_and_end(server, bot):
     alice, tom, pair_id = await paired(bot, server)
     await coord.send("/binomes")
     overview = await coord.receive(contains="Binômes actifs : 1")
-    await coord.press("🟢 Alice ↔ Tom", message=overview)
+    # No check-in answered yet: not "en route" (issue 16, item 7).
+    await coord.press("🕓 Alice ↔ Tom", message=overview)
     card = await coord.receive(contains="Binôme Alice ↔ Tom")
     assert "Pas encore de point" in card.text
 
