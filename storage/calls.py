@@ -269,8 +269,8 @@ class CallRepository:
     # write transaction, so that the lock is held for a few trips to the database only.
     async def tallies(self, call_ids: Sequence[int]) -> dict[int, Tally]:
         rows = await self.db.fetch_all(
-            f"SELECT {_COLUMNS}, (SELECT COUNT(*) FROM call_answers a WHERE a.call_id = calls.id "
-            f"AND a.answer = 'yes') AS yes_count FROM calls "
+            f"SELECT {_COLUMNS}, erased_yes + (SELECT COUNT(*) FROM call_answers a "
+            f"WHERE a.call_id = calls.id AND a.answer = 'yes') AS yes_count FROM calls "
             f"WHERE id IN ({','.join('?' * len(call_ids))})",
             list(call_ids),
         )
@@ -325,8 +325,10 @@ class CallRepository:
 
     async def answer_counts(self, call_id: int) -> dict[str, int]:
         rows = await self.db.fetch_all(
-            "SELECT answer, COUNT(*) AS n FROM call_answers WHERE call_id = ? GROUP BY answer",
-            (call_id,),
+            "SELECT answer, SUM(n) AS n FROM (SELECT answer, COUNT(*) AS n FROM call_answers "
+            "WHERE call_id = ? GROUP BY answer UNION ALL SELECT 'yes', erased_yes FROM calls "
+            "WHERE id = ?) AS counted GROUP BY answer HAVING SUM(n) > 0",
+            (call_id, call_id),
         )
         return {r["answer"]: int(r["n"]) for r in rows}
 

@@ -86,6 +86,10 @@ TABLES: tuple[Table, ...] = (
         before=(
             "UPDATE calls SET erased_answers = erased_answers + 1 WHERE id IN "
             "(SELECT call_id FROM call_answers WHERE member_id = ?)",
+            # A "Je viens" still standing (open calls were withdrawn from first, promoting
+            # the waiting list) stays counted: /appels and /stats keep it.
+            "UPDATE calls SET erased_yes = erased_yes + 1 WHERE id IN "
+            "(SELECT call_id FROM call_answers WHERE member_id = ? AND answer = 'yes')",
         ),
     ),
     Table("call_reminders"),
@@ -110,12 +114,18 @@ TABLES: tuple[Table, ...] = (
     ),
     Table("gardener_requests", ("member_id",), _links("delete", "member_id")),
     # Published initiatives stay, without their author (the schema sets author_id NULL);
-    # drafts, pending and declined proposals go.
+    # declined proposals stay counted in the funnel, without their text; drafts and pending
+    # proposals go.
     Table(
         "initiatives",
         ("author_id", "moderator_id", "title", "description", "moderation_message"),
         (Link("author_id", "keep"), Link("moderator_id", "clear")),
-        before=("DELETE FROM initiatives WHERE author_id = ? AND status != 'published'",),
+        before=(
+            "UPDATE initiatives SET title = '', description = '', needs = '[]', "
+            "moderation_message = NULL WHERE author_id = ? AND status = 'declined'",
+            "DELETE FROM initiatives WHERE author_id = ? "
+            "AND status NOT IN ('published', 'declined')",
+        ),
     ),
     Table(
         "pair_checkin_answers",

@@ -338,7 +338,7 @@ class ReportRepository:
         rows = await self.db.fetch_all(
             "SELECT r.id, r.reporter_id, "
             "(SELECT COUNT(*) FROM call_answers a WHERE a.call_id = c.id AND a.answer = 'yes') "
-            "+ c.erased_answers AS coming "
+            "+ c.erased_yes AS coming "
             "FROM reports r JOIN calls c ON c.id = r.call_id "
             "WHERE r.status = 'call' AND r.outcome_told_at IS NULL AND NOT r.reporter_left "
             "AND r.reporter_id > 0 "

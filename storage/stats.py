@@ -63,21 +63,23 @@ class StatsRepository:
 
     async def calls_figures(self) -> dict[str, int]:
         row = await self.db.fetch_one(
-            "SELECT COUNT(*), COALESCE(SUM(recipients), 0), COALESCE(SUM(erased_answers), 0) "
-            "FROM calls WHERE sent_at IS NOT NULL"
+            "SELECT COUNT(*), COALESCE(SUM(recipients), 0), COALESCE(SUM(erased_answers), 0), "
+            "COALESCE(SUM(erased_yes), 0) FROM calls WHERE sent_at IS NOT NULL"
         )
         delivered = await self.counts(
             "SELECT status, COUNT(*) FROM deliveries WHERE kind = 'call' GROUP BY status"
         )
         answers = await self.counts("SELECT answer, COUNT(*) FROM call_answers GROUP BY answer")
-        calls, recipients, erased = (int(row[i]) for i in range(3)) if row else (0, 0, 0)
+        calls, recipients, erased, erased_yes = (
+            (int(row[i]) for i in range(4)) if row else (0, 0, 0, 0)
+        )
         return {
             "sent": calls,
             "recipients": recipients,
             "delivered": delivered.get("sent", 0),
             "blocked": delivered.get("blocked", 0),
             "failed": delivered.get("failed", 0),
-            "yes": answers.get("yes", 0),
+            "yes": answers.get("yes", 0) + erased_yes,
             "waiting": answers.get("waiting", 0),
             "no": answers.get("no", 0),
             "answered": sum(answers.values()) + erased,
