@@ -7,16 +7,15 @@ shares that transaction, so one draft never sends its call twice.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dates import day_without_hour, parse_when
 from bot.inputs import Problem, check, clean, parse_int
 from bot.services.base import FeatureService
 from bot.services.calls import CallService
@@ -66,43 +65,6 @@ class DraftView:
 
 
 _BUTTON_STEPS = {Step.TERRITORIES, Step.THEMES, Step.AUDIENCE, Step.PREVIEW}
-
-_WHEN = re.compile(
-    r"^\s*(?:(?P<rel>demain|tomorrow|aujourd'hui|aujourd’hui|today|auj)"
-    r"|(?P<d>\d{1,2})[/.-](?P<m>\d{1,2})(?:[/.-](?P<y>\d{2}|\d{4}))?)"
-    r"\s*(?:à|a|at|,)?\s*(?P<H>\d{1,2})\s*(?:[h:]\s*(?P<M>\d{2})?)?\s*$",
-    re.IGNORECASE,
-)
-
-
-def parse_when(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
-    """'25/12 14h30', '25/12/2026 14:30', 'demain 9h', "aujourd'hui 18h" -> aware UTC.
-
-    Without a year, a day already gone this year means next year. Returns None when the
-    text is not a date and time (the caller decides about dates in the past).
-    """
-    match = _WHEN.match(text)
-    if match is None:
-        return None
-    local_now = now.astimezone(zone)
-    hour, minute = int(match["H"]), int(match["M"] or 0)
-    if hour > 23 or minute > 59:
-        return None
-    try:
-        if match["rel"]:
-            day = local_now.date()
-            if match["rel"].lower() in ("demain", "tomorrow"):
-                day += timedelta(days=1)
-        else:
-            year = local_now.year
-            if match["y"]:
-                year = int(match["y"]) + (2000 if len(match["y"]) == 2 else 0)
-            day = date(year, int(match["m"]), int(match["d"]))
-            if not match["y"] and day < local_now.date():
-                day = date(year + 1, day.month, day.day)
-    except ValueError:
-        return None
-    return datetime.combine(day, time(hour, minute), tzinfo=zone).astimezone(now.tzinfo)
 
 
 class CallDrafts(FeatureService):
@@ -211,7 +173,9 @@ class CallDrafts(FeatureService):
         if step in (Step.WHEN, Step.DEADLINE, Step.SCHEDULE):
             when = parse_when(text, now, zone)
             if when is None:
-                return self._error(step, data, "calls.error.date_format")
+                missing = day_without_hour(text, now, zone)
+                key = "calls.error.date_no_hour" if missing else "calls.error.date_format"
+                return self._error(step, data, key)
             return await self._set_time(coordinator_id, step, data, when)
         if step is Step.NEEDED:
             needed = parse_int(text, *NEEDED_RANGE)
