@@ -13,6 +13,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.callbacks import Pick
 from bot.context import AppContext
+from bot.inputs import echo
 from bot.services.initiatives import (
     FLOW,
     LIMITS,
@@ -123,6 +124,10 @@ def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, 
         rows.append(cancel)
     else:
         text = t(context, lang, _PROMPTS[view.step], limit=LIMITS.get(view.step, 0))
+        current = view.values.get(str(view.step)) if view.values.get("editing") else None
+        if isinstance(current, str) and current:
+            # Editing a field: the current text, to copy and change rather than retype.
+            text += "\n\n" + t(context, lang, "initiatives.current_text", text=echo(current))
         if view.step is Step.THEME:
             themes = enumerate(settings.themes)
             rows = [[(name, _draft(Act.THEME, theme=i))] for i, name in themes]

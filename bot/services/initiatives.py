@@ -419,21 +419,28 @@ class InitiativeService(FeatureService):
         return DraftView(following, view.values)
 
     async def reopen(self, member_id: int, initiative_id: int) -> DraftView | None:
-        """After "changes asked": the proposal comes back as a draft to edit and resubmit."""
+        """After "changes asked": the proposal comes back as a draft to edit and resubmit.
+        After a decline: a copy comes back as a new draft, to revise and propose again.
+        A draft already in progress is never replaced: it is shown instead."""
         async with self.db.transaction():
             item = await self.repo.get(initiative_id)
-            if item is None or item.author_id != member_id or item.status != "changes":
+            if item is None or item.author_id != member_id:
                 return None
-            if await self._member(member_id) is None:
+            if item.status not in ("changes", "declined") or await self._member(member_id) is None:
                 return None
+            current = await self.draft(member_id)
+            if current is not None and current.values.get("initiative_id") != item.id:
+                current.error = "initiatives.error.other_draft"
+                return current
             values: dict[str, Any] = {
                 "title": item.title,
                 "description": item.description,
                 "theme": item.theme,
                 "territory": item.territory,
                 "needs": item.needs,
-                "initiative_id": item.id,
             }
+            if item.status == "changes":
+                values["initiative_id"] = item.id
             await self._save(member_id, Step.PREVIEW, values)
             return DraftView(Step.PREVIEW, values)
 
@@ -607,18 +614,12 @@ class InitiativeService(FeatureService):
                 lang, f"initiatives.outcome.{status}", title=item.title, message=message or ""
             )
             buttons: list[list[Button]] = []
-            if status == "changes":
+            if status in ("changes", "declined"):
                 label = self._label(lang, "initiatives.button.edit_resubmit")
-                buttons = [
-                    [
-                        Button(
-                            text=label,
-                            data=InitiativePress(
-                                InitiativeAction.REOPEN, initiative_id=item.id
-                            ).pack(),
-                        )
-                    ]
-                ]
+                if status == "declined":
+                    label = self._label(lang, "initiatives.button.revise")
+                press = InitiativePress(InitiativeAction.REOPEN, initiative_id=item.id)
+                buttons = [[Button(text=label, data=press.pack())]]
             await self.outbox.enqueue(
                 [
                     NewDelivery(
