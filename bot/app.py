@@ -33,6 +33,7 @@ from bot.services.outbox import OutboxService
 from bot.services.pairs import PairService
 from bot.services.privacy import PrivacyService
 from bot.services.report_duties import ReportDuties
+from bot.services.report_followup import ReportFollowUp
 from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
@@ -91,9 +92,10 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         pairs=PairService(db, settings, clock, texts, outbox, members),
         conversations=ConversationService(db, clock),
         reports=ReportService(db, settings, clock, texts, outbox, members),
+        report_followup=ReportFollowUp(db, settings, clock, texts, outbox, members),
     )
-    services.reports.open_call_draft = services.call_drafts.start_draft
-    services.call_drafts.after_publish.append(services.reports.call_published)
+    services.report_followup.open_call_draft = services.call_drafts.start_draft
+    services.call_drafts.after_publish.append(services.report_followup.call_published)
     services.privacy.before_erase += [
         services.calls.release_member,
         services.pairs.release_member,

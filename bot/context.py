@@ -19,6 +19,7 @@ from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.pairs import PairService
 from bot.services.privacy import PrivacyService
+from bot.services.report_followup import ReportFollowUp
 from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
@@ -44,6 +45,7 @@ class Services:
     pairs: PairService
     conversations: ConversationService
     reports: ReportService
+    report_followup: ReportFollowUp
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads

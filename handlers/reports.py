@@ -6,30 +6,35 @@ under the same callback prefix.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
+from bot.callbacks import Pick
 from bot.context import AppContext
+from bot.services.report_base import ANSWER_FLOW, MESSAGE_MAX, ReportAction, ReportPress
 from bot.services.report_drafts import DESCRIPTION_MAX, FLOW, DraftView, Step
-from bot.services.reports import ANSWER_FLOW, MESSAGE_MAX, ReportService
+from bot.services.reports import ReportService
+from bot.texts import Raw
 from handlers.common import (
-    Cb,
-    answer,
-    cb,
     label,
     language_for,
     onboarded_member,
     reply,
     show,
-    stale,
     t,
 )
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.reports import Report
 
-FEATURE = "rep"
+P = ReportPress
+A = ReportAction
 Rows = list[list[tuple[str, str]]]
-KEPT_MAX = 3000
+# What a press did: False = does not apply (stale), True = done, str = an alert to show.
+Handled = bool | str
+OnReportPress = Callable[[Update, AppContext, Member, str, ReportPress], Awaitable[Handled]]
 _PROMPTS = {
     Step.KIND: "reports.ask.kind",
     Step.URGENCY: "reports.ask.urgency",
@@ -42,14 +47,6 @@ _PROMPTS = {
 
 def service_of(context: AppContext) -> ReportService:
     return context.services.reports
-
-
-def report_id_of(data: Cb) -> int | None:
-    """The report number a button names, if it can be one (forged data can hold anything)."""
-    raw = data.args[0] if data.args else ""
-    if not raw.isascii() or not raw.isdecimal() or len(raw) > 12:
-        return None
-    return int(raw) or None
 
 
 # --- the draft -----------------------------------------------------------------------------
@@ -75,39 +72,46 @@ def card(context: AppContext, lang: str, values: dict[str, object]) -> str:
     )
 
 
+def _row(context: AppContext, lang: str, key: str, press: ReportPress) -> list[tuple[str, str]]:
+    return [(label(context, lang, key), press.pack())]
+
+
+def _step_rows(context: AppContext, lang: str, step: Step) -> Rows:
+    """The buttons of a question of the draft (none for the description, which is typed)."""
+    if step is Step.KIND:
+        return [
+            _row(context, lang, f"reports.kind.{kind}", P(A.KIND, kind=kind))
+            for kind in ("isolated", "need", "other")
+        ]
+    if step is Step.URGENCY:
+        return [
+            _row(context, lang, "reports.button.urgent", P(A.URGENCY, urgent=True)),
+            _row(context, lang, "reports.button.can_wait", P(A.URGENCY, urgent=False)),
+        ]
+    if step is Step.TERRITORY:
+        territories = context.services.settings.territories
+        rows = [[(name, P(A.TERRITORY, territory=i).pack())] for i, name in enumerate(territories)]
+        other = P(A.TERRITORY, territory=Pick.OTHER)
+        return [*rows, _row(context, lang, "reports.territory.other", other)]
+    if step in (Step.LOCATION, Step.PHOTO):
+        return [_row(context, lang, "reports.button.skip", P(A.SKIP, step=step))]
+    return []
+
+
 def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, Rows]:
-    settings = context.services.settings
-    cancel = [(label(context, lang, "common.button.cancel"), cb(FEATURE, "cx"))]
-    rows: Rows = []
     if view.step is Step.PREVIEW:
         text = t(context, lang, "reports.preview") + "\n\n" + card(context, lang, view.values)
-        rows = [[(label(context, lang, "reports.button.send"), cb(FEATURE, "send"))]]
+        rows = [_row(context, lang, "reports.button.send", P(A.SEND))]
         for step in (Step.KIND, Step.URGENCY, Step.TERRITORY, Step.DESCRIPTION):
-            rows.append(
-                [(label(context, lang, f"reports.button.edit_{step}"), cb(FEATURE, "ed", step))]
-            )
+            rows.append(_row(context, lang, f"reports.button.edit_{step}", P(A.EDIT, step=step)))
     else:
         text = t(context, lang, _PROMPTS[view.step], limit=DESCRIPTION_MAX)
-        if view.step is Step.KIND:
-            for kind in ("isolated", "need", "other"):
-                rows.append(
-                    [(label(context, lang, f"reports.kind.{kind}"), cb(FEATURE, "k", kind))]
-                )
-        elif view.step is Step.URGENCY:
-            rows = [
-                [(label(context, lang, "reports.button.urgent"), cb(FEATURE, "u", 1))],
-                [(label(context, lang, "reports.button.can_wait"), cb(FEATURE, "u", 0))],
-            ]
-        elif view.step is Step.TERRITORY:
-            rows = [[(name, cb(FEATURE, "t", i))] for i, name in enumerate(settings.territories)]
-            rows.append([(label(context, lang, "reports.territory.other"), cb(FEATURE, "t", "x"))])
-        elif view.step in (Step.LOCATION, Step.PHOTO):
-            rows = [[(label(context, lang, "reports.button.skip"), cb(FEATURE, "sk", view.step))]]
-    rows.append(cancel)
+        rows = _step_rows(context, lang, view.step)
+    rows.append(_row(context, lang, "common.button.cancel", P(A.CANCEL)))
     if view.error:
         error = t(context, lang, view.error, limit=view.limit)
         if view.kept_text:
-            error += "\n\n" + t(context, lang, "common.your_text", text=view.kept_text[:KEPT_MAX])
+            error += "\n\n" + t(context, lang, "common.your_text", text=view.kept_text)
         text = error + "\n\n" + text
     return text, rows
 
@@ -166,69 +170,101 @@ def _wrong_input(step: Step) -> str:
     return "reports.error.use_buttons"
 
 
-async def _draft_press(context: AppContext, member_id: int, data: Cb) -> DraftView | None:
-    drafts = service_of(context).drafts
-    arg = data.args[0] if data.args else ""
-    if data.action == "k":
-        return await drafts.choose_kind(member_id, arg)
-    if data.action == "u" and arg in ("0", "1"):
-        return await drafts.choose_urgency(member_id, arg == "1")
-    if data.action == "t":
-        index = None if arg == "x" else data.int_arg(0)
-        if index is None and arg != "x":
-            return None
-        return await drafts.choose_territory(member_id, index)
-    if data.action in ("sk", "ed"):
-        try:
-            step = Step(arg)
-        except ValueError:
-            return None
-        if data.action == "sk":
-            return await drafts.skip(member_id, step)
-        return await drafts.edit(member_id, step)
-    return None
+async def _draft_step(
+    update: Update, context: AppContext, lang: str, view: DraftView | None
+) -> Handled:
+    if view is None:
+        return False
+    await render_draft(update, context, lang, view)
+    return True
 
 
-DRAFT_ACTIONS = ("k", "u", "t", "sk", "ed")
+async def _kind(
+    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
+) -> Handled:
+    view = await service_of(context).drafts.choose_kind(member.telegram_id, data.kind)
+    return await _draft_step(update, context, lang, view)
 
 
-async def on_member_press(
-    update: Update, context: AppContext, member: Member, lang: str, data: Cb
-) -> bool:
-    """Presses of the reporter: the draft, sending, cancelling, answering a question."""
-    query = update.callback_query
-    assert query is not None
-    service = service_of(context)
-    member_id = member.telegram_id
-    if data.action in DRAFT_ACTIONS:
-        view = await _draft_press(context, member_id, data)
-        if view is None:
-            return False
-        await render_draft(update, context, lang, view)
-        await answer(query)
-        return True
-    if data.action == "send":
-        report_id = await service.submit(member_id)
-        if report_id is None:
-            return False
-        await show(update, context, t(context, lang, "reports.sent", number=report_id))
-        await answer(query)
-        return True
-    if data.action == "cx":
-        if not await service.drafts.cancel(member_id):
-            return False
-        await show(update, context, t(context, lang, "reports.cancelled"))
-        await answer(query)
-        return True
-    if data.action == "rp":
-        report_id = report_id_of(data)
-        found = await service.start_answer(member_id, report_id) if report_id else None
-        if found is None:
-            return False
-        await reply(update, context, t(context, lang, "reports.ask.answer", limit=MESSAGE_MAX))
-        await answer(query)
-        return True
-    return False
+async def _urgency(
+    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
+) -> Handled:
+    view = await service_of(context).drafts.choose_urgency(member.telegram_id, data.urgent)
+    return await _draft_step(update, context, lang, view)
+
+
+async def _territory(
+    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
+) -> Handled:
+    if data.territory is Pick.ALL:
+        return False
+    index = None if data.territory is Pick.OTHER else int(data.territory)
+    view = await service_of(context).drafts.choose_territory(member.telegram_id, index)
+    return await _draft_step(update, context, lang, view)
+
+
+def _step(raw: str) -> Step | None:
+    try:
+        return Step(raw)
+    except ValueError:
+        return None
+
+
+async def _skip(
+    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
+) -> Handled:
+    step = _step(data.step)
+    view = await service_of(context).drafts.skip(member.telegram_id, step) if step else None
+    return await _draft_step(update, context, lang, view)
+
+
+async def _edit(
+    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
+) -> Handled:
+    step = _step(data.step)
+    view = await service_of(context).drafts.edit(member.telegram_id, step) if step else None
+    return await _draft_step(update, context, lang, view)
+
+
+async def _send(
+    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
+) -> Handled:
+    report_id = await service_of(context).submit(member.telegram_id)
+    if report_id is None:
+        return False
+    await show(update, context, t(context, lang, "reports.sent", number=report_id))
+    return True
+
+
+async def _cancel(
+    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
+) -> Handled:
+    if not await service_of(context).drafts.cancel(member.telegram_id):
+        return False
+    await show(update, context, t(context, lang, "reports.cancelled"))
+    return True
+
+
+async def _reply(
+    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
+) -> Handled:
+    """ "Répondre" under a coordinator's question: the next typed message is the answer."""
+    if await service_of(context).start_answer(member.telegram_id, data.report_id) is None:
+        return False
+    await reply(update, context, t(context, lang, "reports.ask.answer", limit=MESSAGE_MAX))
+    return True
+
+
+MEMBER_ROUTES: dict[ReportAction, OnReportPress] = {
+    A.KIND: _kind,
+    A.URGENCY: _urgency,
+    A.TERRITORY: _territory,
+    A.SKIP: _skip,
+    A.EDIT: _edit,
+    A.SEND: _send,
+    A.CANCEL: _cancel,
+    A.REPLY: _reply,
+}
 
 
 async def on_answer_input(
@@ -248,7 +284,7 @@ async def on_answer_input(
     if acted.error:
         text = t(context, lang, acted.error, limit=acted.limit)
         if acted.kept_text:
-            text += "\n\n" + t(context, lang, "common.your_text", text=acted.kept_text[:KEPT_MAX])
+            text += "\n\n" + t(context, lang, "common.your_text", text=acted.kept_text)
         await reply(update, context, text)
         return
     key = "reports.answer_sent" if acted.report else "common.stale"
@@ -282,11 +318,7 @@ async def my_reports(update: Update, context: AppContext) -> None:
     )
 
 
-def _headline_raw(service: ReportService, lang: str, report: object) -> object:
-    from bot.texts import Raw
-    from storage.reports import Report
-
-    assert isinstance(report, Report)
+def _headline_raw(service: ReportService, lang: str, report: Report) -> Raw:
     return Raw(service.headline(lang, report))
 
 
@@ -316,6 +348,3 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
         CommandHandler("signaler", report_command, filters=private),
         CommandHandler("messignalements", my_reports, filters=private),
     ]
-
-
-__all__ = ["FEATURE", "INPUTS", "build_handlers", "on_member_press", "stale"]

@@ -17,6 +17,7 @@ from bot.services.initiatives import InitiativePress, ModerationAction, Moderati
 from bot.services.members import OnboardingAction, OnboardingPress, ProfilePress, Step
 from bot.services.pairs import CheckinReply, PairAction, PairPress
 from bot.services.privacy import PrivacyPress
+from bot.services.report_base import ReportPress
 from handlers import initiatives, moderation, pairs, profile
 from storage.calls import CallRepository
 from tests.conftest import COORDINATOR_ID
@@ -32,6 +33,7 @@ MODELS: list[type[Press]] = [
     PairPress,
     PrivacyPress,
     ProfilePress,
+    ReportPress,
 ]
 
 

@@ -10,14 +10,16 @@ import logging
 from datetime import datetime, timedelta
 
 from bot.services.outbox import Button, NewDelivery, Payload
-from bot.services.reports import ReportService, data
+from bot.services.report_base import ReportAction, ReportBase, ReportPress
 from storage.reports import Report
 
 log = logging.getLogger(__name__)
 
+QUEUE_DATA = ReportPress(ReportAction.QUEUE).pack()
+
 
 class ReportDuties:
-    def __init__(self, service: ReportService) -> None:
+    def __init__(self, service: ReportBase) -> None:
         self.service = service
         self.repo = service.repo
         self.settings = service.settings
@@ -51,9 +53,16 @@ class ReportDuties:
 
             text = self.texts.get(lang, key, count=len(reports), lines=Raw(lines))
             buttons = (
-                service._open_button(lang, reports[0].id)
+                service.open_button(lang, reports[0].id)
                 if len(reports) == 1
-                else [[Button(text=service.label(lang, "reports.button.queue"), data=data("q"))]]
+                else [
+                    [
+                        Button(
+                            text=service.label(lang, "reports.button.queue"),
+                            data=ReportPress(ReportAction.QUEUE).pack(),
+                        )
+                    ]
+                ]
             )
             return Payload(text=text, buttons=buttons)
 
