@@ -94,3 +94,22 @@ async def test_finishing_a_flow_with_nothing_else_open_offers_nothing(server, bo
     await alice.send("encore ?")
     await alice.receive(contains="je ne sais pas répondre aux messages libres")
     assert not any("Vous aviez" in m.content for m in alice.messages)
+
+
+async def test_appel_resumes_a_call_draft_instead_of_replacing_it(server, bot):
+    coord = await coordinator(bot, server)
+    await coord.send("/appel")
+    await coord.receive(contains="Nouvel appel")
+    await coord.send("Qui peut aider samedi ?")
+    await coord.receive(contains="Où ?")
+    await coord.send("Salle des fêtes")
+    await coord.receive(contains="Quand ?")
+    await bot.restart()
+    await coord.send("/appel")
+    await coord.receive(contains="Reprenons votre appel en préparation")
+    await coord.receive(contains="Quand ?")
+    draft = (await flows_of(bot, COORDINATOR_ID))["call"]
+    assert draft.step == "when" and draft.data["place"] == "Salle des fêtes"
+    await coord.press("Annuler")
+    await coord.send("/appel")
+    await coord.receive(contains="Nouvel appel")
