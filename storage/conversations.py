@@ -24,6 +24,7 @@ _COLUMNS = "member_id, flow, step, data"
 # router's offer ("you had a proposal in progress: continue?"). Losing it (a restart) loses
 # only the offer, never the draft: the next typed message still goes to the open flow.
 _ENDED: WeakKeyDictionary[Database, dict[int, str]] = WeakKeyDictionary()
+_MAX_HINTS = 10_000
 
 
 class Conversation(BaseModel):
@@ -106,7 +107,10 @@ class ConversationRepository:
             "DELETE FROM conversations WHERE member_id = ? AND flow = ?", (member_id, flow)
         )
         if ended:
-            _ENDED.setdefault(self.db, {})[member_id] = flow
+            hints = _ENDED.setdefault(self.db, {})
+            if len(hints) > _MAX_HINTS:  # flows ended by sweepers, for members who never came back
+                hints.clear()
+            hints[member_id] = flow
 
     def take_ended(self, member_id: int) -> str | None:
         """The flow of this member that ended since the last call, if any (then forgotten)."""
