@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from storage.report_sweeps import ReportSweepRepository
 from storage.reports import ReportRepository
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard
@@ -292,7 +293,7 @@ async def test_retention_erases_closed_reports_and_keeps_them_counted(server, bo
     item = await stored(bot, closed)
     assert item.description is None and item.photo is None and item.reporter_id is None
     assert item.status == "resolved" and item.erased_at is not None  # still counted
-    counts = await ReportRepository(bot.services.db).counts()
+    counts = await ReportSweepRepository(bot.services.db).counts()
     assert counts.by_status == {"new": 1, "resolved": 1}
 
     # A report never closed: the coordinators are warned, then it is closed and erased.
@@ -340,7 +341,7 @@ async def test_bad_input_gets_a_clear_answer_and_changes_nothing(server, bot):
     # A double tap on "Envoyer" creates nothing more.
     answer = await alice.press_data(alice.last.button_data.get("📨 Envoyer", "rep:1:send"))
     assert answer.text and "plus valable" in answer.text
-    assert (await ReportRepository(bot.services.db).counts()).by_status == {"new": 1}
+    assert (await ReportSweepRepository(bot.services.db).counts()).by_status == {"new": 1}
 
     # Forged and coordinator-only buttons change nothing.
     texts = bot.services.texts

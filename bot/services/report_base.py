@@ -25,6 +25,7 @@ from bot.services.outbox import Button, NewDelivery, OutboxService, Payload
 from bot.texts import Raw, Texts, plain
 from storage.db import Database
 from storage.members import Member, MemberRepository
+from storage.report_sweeps import ReportSweepRepository
 from storage.reports import (
     Report,
     ReportMessage,
@@ -188,6 +189,7 @@ class ReportBase(FeatureService):
         self.members = members
         self.member_repo = MemberRepository(db)
         self.repo = ReportRepository(db)
+        self.sweeps = ReportSweepRepository(db)
 
     # --- texts shared by screens and notices ---------------------------------------------
 
@@ -258,7 +260,7 @@ class ReportBase(FeatureService):
         """Every coordinator at once, except during their own quiet hours (sent at the end)."""
         coordinators = await self._coordinators()
         known = await self.member_repo.get_many(coordinators)
-        quiet = await self.repo.quiet_hours(list(known))
+        quiet = await self.sweeps.quiet_hours(list(known))
         deliveries = []
         for report in reports:
             for chat_id, member in known.items():
@@ -277,7 +279,7 @@ class ReportBase(FeatureService):
                     )
                 )
         await self.outbox.enqueue(deliveries)
-        await self.repo.mark("noticed_at", [r.id for r in reports], now)
+        await self.sweeps.mark("noticed_at", [r.id for r in reports], now)
 
     async def _audit(self, actor_id: int, action: str, report_id: int, now: datetime) -> None:
         await self.audit.record(actor_id, action, str(report_id), now, {})

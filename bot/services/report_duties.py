@@ -21,7 +21,7 @@ QUEUE_DATA = ReportPress(ReportAction.QUEUE).pack()
 class ReportDuties:
     def __init__(self, service: ReportBase) -> None:
         self.service = service
-        self.repo = service.repo
+        self.repo = service.sweeps
         self.settings = service.settings
         self.texts = service.texts
 
@@ -165,7 +165,7 @@ class ReportDuties:
                 await self.repo.mark("warned_at", [r.id for r in to_warn], now)
             expired = await self.repo.open_created_before(now - max_age, warned=True)
             for report in expired:
-                await self.repo.change(
+                await self.service.repo.change(
                     report.id, ("new", "taken", "waiting", "call"), "closed", now
                 )
             await self.repo.erase_content([r.id for r in expired], now)

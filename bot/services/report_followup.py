@@ -222,7 +222,7 @@ class ReportFollowUp(ReportBase):
                 await self.repo.change(
                     report_id, OPEN_STATUSES, "closed", now, assignee_id=coordinator_id
                 )
-            await self.repo.erase_content([report_id], now)
+            await self.sweeps.erase_content([report_id], now)
             await self._audit(coordinator_id, "report.erase", report_id, now)
             erased = Acted(Outcome.DONE, await self.repo.get(report_id))
         await self.db.after_erasure()

@@ -23,10 +23,8 @@ from bot.services.report_base import (
 )
 from bot.services.report_drafts import ReportDrafts
 from storage.members import Member
-from storage.reports import (
-    Report,
-    ReportCounts,
-)
+from storage.report_sweeps import ReportCounts
+from storage.reports import Report
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +96,7 @@ class ReportService(ReportBase):
     async def figures(self) -> tuple[ReportCounts, float | None]:
         """/stats: reports by kind, territory and state, and the median hours to a first
         response (None before any response)."""
-        counts = await self.repo.counts()
+        counts = await self.sweeps.counts()
         seconds = sorted(counts.response_seconds)
         median = statistics.median(seconds) / 3600 if seconds else None
         return counts, median
@@ -108,13 +106,13 @@ class ReportService(ReportBase):
             return False
         if hours is not None and not all(0 <= h <= 23 for h in hours):
             return False
-        await self.repo.set_quiet_hours(coordinator_id, hours)
+        await self.sweeps.set_quiet_hours(coordinator_id, hours)
         return True
 
     async def release_member(self, member_id: int) -> None:
         """Before an erasure: open reports stay workable without the reporter's identity."""
-        reports = await self.repo.open_of_reporter(member_id)
-        await self.repo.mark_reporter_left(member_id)
+        reports = await self.sweeps.open_of_reporter(member_id)
+        await self.sweeps.mark_reporter_left(member_id)
         await self.conversations.clear(member_id, ANSWER_FLOW)
         for report in reports:
             targets = [report.assignee_id] if report.assignee_id else await self._coordinators()
