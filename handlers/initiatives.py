@@ -87,10 +87,7 @@ _PROMPTS = {
 
 
 def service_of(context: AppContext) -> InitiativeService:
-    service = context.services.initiatives
-    if service is None:
-        raise RuntimeError("initiatives service not built")
-    return service
+    return context.services.initiatives
 
 
 # --- the proposal draft --------------------------------------------------------------------

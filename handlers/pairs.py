@@ -45,10 +45,7 @@ SHOWN_UNMATCHED = 30
 
 
 def _service(context: AppContext) -> PairService:
-    service = context.services.pairs
-    if service is None:
-        raise RuntimeError("pair service not built")
-    return service
+    return context.services.pairs
 
 
 # --- /binome: the private relay ------------------------------------------------------------

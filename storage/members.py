@@ -216,12 +216,6 @@ class MemberRepository:
             (telegram_id, to_db_time(now)),
         )
 
-    async def has_refused(self, telegram_id: int) -> bool:
-        row = await self.db.fetch_one(
-            "SELECT 1 FROM consent_refusals WHERE telegram_id = ?", (telegram_id,)
-        )
-        return row is not None
-
     async def save_technician(
         self, member_id: int, service: str, capacity: int, territories: Iterable[str]
     ) -> None:

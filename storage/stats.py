@@ -14,10 +14,6 @@ class StatsRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def scalar(self, sql: str, params: Sequence[Any] = ()) -> int:
-        row = await self.db.fetch_one(sql, params)
-        return int(row[0] or 0) if row else 0
-
     async def counts(self, sql: str, params: Sequence[Any] = ()) -> dict[str, int]:
         """Rows of (label, count) as a dict, in query order."""
         rows = await self.db.fetch_all(sql, params)

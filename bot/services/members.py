@@ -117,7 +117,6 @@ class Progress:
     member: Member
     step: Step | None
     error: str | None = None
-    done: bool = False
     editing: bool = False
     selected: list[str] = field(default_factory=list)
     invite: InviteOutcome = InviteOutcome.NONE
@@ -173,9 +172,6 @@ class MemberService:
 
     async def technician(self, telegram_id: int) -> TechnicianProfile | None:
         return await self.members.technician(telegram_id)
-
-    async def has_refused(self, telegram_id: int) -> bool:
-        return await self.members.has_refused(telegram_id)
 
     async def touch(self, telegram_id: int, username: str | None) -> None:
         await self.members.touch(telegram_id, self.clock.now(), username)
@@ -287,7 +283,7 @@ class MemberService:
     async def _resume(self, member: Member) -> Progress:
         conv = await self.conversations.get(member.telegram_id, FLOW)
         if conv is None or conv.flow != FLOW:
-            return Progress(member=member, step=None, done=member.onboarded_at is not None)
+            return Progress(member=member, step=None)
         return Progress(
             member=member,
             step=Step(conv.step),
@@ -472,7 +468,7 @@ class MemberService:
             if member.onboarded_at is None:
                 await self.members.update(telegram_id, onboarded_at=now)
             member = await self._must_get(telegram_id)
-            return Progress(member=member, step=None, done=True, editing=editing)
+            return Progress(member=member, step=None, editing=editing)
         data = {k: v for k, v in conv.data.items() if k != "selected"}
         await self.conversations.save(telegram_id, FLOW, following, data, now)
         return Progress(member=member, step=following, editing=editing)
