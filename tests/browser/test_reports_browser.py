@@ -24,7 +24,7 @@ from tests.browser.test_sandbox_browser import (  # noqa: F401  (fixtures used b
 
 
 async def test_urgent_report_reaches_the_coordinator_who_takes_it(
-    page: Any, sandbox: Sandbox, request: Any
+    page: Any, sandbox: Sandbox, request: Any  # noqa: F811 (fixtures imported above)
 ) -> None:
     await page.set_viewport_size({"width": 390, "height": 844})
     shots = Shots(page, request.node.name)
