@@ -120,6 +120,7 @@ async def test_second_instance_refuses_to_start(server: FakeTelegram, tmp_path: 
     assert not db.exists()
 
 
+@pytest.mark.sqlite_only  # writes the SQLite file's user_version by hand
 async def test_newer_schema_refused_with_one_line(server: FakeTelegram, tmp_path: Path) -> None:
     db = tmp_path / "essaim.sqlite3"
     with sqlite3.connect(db) as conn:
@@ -144,6 +145,7 @@ def count(db: Path, sql: str) -> int:
     return int(value)
 
 
+@pytest.mark.sqlite_only  # the backup is a SQLite file, checked as one
 async def test_backup_while_running_then_restore(bot: BotHarness, tmp_path: Path) -> None:
     await seed_members(bot, range(1, 201))
     target = tmp_path / "backup.sqlite3"
@@ -171,7 +173,7 @@ async def test_backup_while_running_then_restore(bot: BotHarness, tmp_path: Path
             main, ["--config", str(config), "restore", "--from", str(target)]
         )
     assert code == 1
-    assert count(bot.settings.database.path, "SELECT COUNT(*) FROM members") == 510
+    assert len(await bot.state.members.all()) == 510
 
     await bot.stop()
     code = await asyncio.to_thread(
@@ -179,11 +181,12 @@ async def test_backup_while_running_then_restore(bot: BotHarness, tmp_path: Path
     )
     assert code == 0
     await bot.start()
-    assert count(bot.settings.database.path, "SELECT COUNT(*) FROM members") == backed_up
+    assert len(await bot.state.members.all()) == backed_up
     assert await bot.services.members.get(1) is not None
     assert await bot.services.members.get(5000) is None
 
 
+@pytest.mark.sqlite_only  # a broken SQLite file
 async def test_restore_refuses_a_broken_file(tmp_path: Path, capsys: Any) -> None:
     db = tmp_path / "essaim.sqlite3"
     live = await open_database(db)
@@ -196,6 +199,7 @@ async def test_restore_refuses_a_broken_file(tmp_path: Path, capsys: Any) -> Non
     assert count(db, "PRAGMA user_version") == latest_version()
 
 
+@pytest.mark.sqlite_only  # a corrupt SQLite file
 async def test_corrupt_database_refused_at_start(server: FakeTelegram, tmp_path: Path) -> None:
     db = tmp_path / "essaim.sqlite3"
     db.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
