@@ -9,22 +9,21 @@ from typing import Any
 
 from sandbox.demo import AMBASSADOR_ID, COORDINATOR_ID
 from sandbox.launcher import Sandbox
-from tests.browser.test_sandbox_browser import (  # noqa: F401  (fixtures used by name)
+from tests.browser.test_sandbox_browser import (
     Shots,
     bot_says,
-    browser,
     label,
-    page,
     phone,
     pytestmark,
-    sandbox,
     tap,
     type_in,
 )
 
+__all__ = ["pytestmark"]  # the browser marker, and the skip when Chromium is missing
+
 
 async def test_urgent_report_reaches_the_coordinator_who_takes_it(
-    page: Any, sandbox: Sandbox, request: Any  # noqa: F811 (fixtures imported above)
+    page: Any, sandbox: Sandbox, request: Any
 ) -> None:
     await page.set_viewport_size({"width": 390, "height": 844})
     shots = Shots(page, request.node.name)
