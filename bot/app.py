@@ -24,7 +24,10 @@ from bot.config import Settings
 from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
 from bot.http import AiohttpRequest
+from bot.services.audience import AudienceService
+from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
+from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
 from bot.services.conversations import ConversationService
 from bot.services.initiatives import InitiativeService
@@ -76,7 +79,9 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
     texts = Texts.load(settings.default_language)
     members = MemberService(db, settings, clock)
     outbox = OutboxService(db, clock)
-    calls = CallService(db, settings, clock, texts, outbox, members)
+    broadcasts = Broadcasts(db, clock, outbox)
+    audience = AudienceService(db, settings)
+    calls = CallService(db, settings, clock, texts, outbox, members, broadcasts, audience)
     services = Services(
         settings=settings,
         clock=clock,
@@ -84,10 +89,13 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         texts=texts,
         members=members,
         outbox=outbox,
+        broadcasts=broadcasts,
+        audience=audience,
         privacy=PrivacyService(db, settings, clock, outbox, texts),
         stats=StatsService(db, settings, clock),
         calls=calls,
         call_drafts=CallDrafts(db, settings, clock, texts, outbox, calls),
+        call_management=CallManagement(calls),
         initiatives=InitiativeService(db, settings, clock, texts, outbox, members),
         pairs=PairService(db, settings, clock, texts, outbox, members),
         conversations=ConversationService(db, clock),
@@ -103,6 +111,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
     ]
     services.sweepers += [
         *services.calls.sweepers(),
+        *services.call_management.sweepers(),
         services.initiatives.announce_new_proposals,
         services.initiatives.send_digests,
         services.pairs.sweep,
@@ -235,6 +244,7 @@ async def _post_init(
     dispatcher = Dispatcher(db, clock, application.bot, settings.sending)
     services.dispatcher = dispatcher
     services.outbox.on_enqueue(dispatcher.wake)
+    dispatcher.record_with(services.broadcasts.record)
     services.calls.attach(dispatcher.observe, dispatcher.edit_message)
     await dispatcher.start()
     from handlers import menu

@@ -11,7 +11,10 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.services.audience import AudienceService
+from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
+from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
 from bot.services.conversations import ConversationService
 from bot.services.initiatives import InitiativeService
@@ -37,10 +40,13 @@ class Services:
     texts: Texts
     members: MemberService
     outbox: OutboxService
+    broadcasts: Broadcasts
+    audience: AudienceService
     privacy: PrivacyService
     stats: StatsService
     calls: CallService
     call_drafts: CallDrafts
+    call_management: CallManagement
     initiatives: InitiativeService
     pairs: PairService
     conversations: ConversationService

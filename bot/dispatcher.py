@@ -145,6 +145,7 @@ class Dispatcher:
         self._done_since_claim = 0
         self._window = float(min(START_WINDOW, settings.max_in_flight))
         self._observers: list[Observer] = []
+        self._recorders: list[Observer] = []
         self._flush_lock = asyncio.Lock()
         self.sent_total = 0
         self.failed_total = 0
@@ -154,6 +155,11 @@ class Dispatcher:
     def observe(self, observer: Observer) -> None:
         """Called after each flush with the recorded results (e.g. a call's live summary)."""
         self._observers.append(observer)
+
+    def record_with(self, recorder: Observer) -> None:
+        """Called with the results inside the transaction that records them: state that must
+        never disagree with the outbox (who a broadcast reached, and their copy's id)."""
+        self._recorders.append(recorder)
 
     def wake(self) -> None:
         self._wake.set()
@@ -271,6 +277,8 @@ class Dispatcher:
                     await self.outbox.record([r for _, r in done], self.clock.now())
                     if blocked:
                         await self.members.mark_blocked(blocked)
+                    for recorder in self._recorders:
+                        await recorder(done)
             except BaseException:
                 self._results[:0] = done  # not recorded: keep them for the next flush
                 raise

@@ -191,7 +191,7 @@ async def _to_call(
     if acted.outcome is not Outcome.DONE or acted.draft is None:
         return await told(update, context, member, lang, acted)
     from bot.services.call_drafts import DraftView
-    from handlers.calls import step_screen
+    from handlers.call_drafts import step_screen
 
     assert isinstance(acted.draft, DraftView)
     if acted.report is not None and acted.report.description:

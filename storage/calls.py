@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from storage.audience import ROLES, Audience, Role
 from storage.db import Database, Row, from_db_time, to_db_time
 
 CallStatus = Literal["scheduled", "open", "complete", "closed", "cancelled"]
@@ -26,6 +27,13 @@ class NewCall(BaseModel):
     territories: list[str]
     themes: list[str]
     ambassadors_only: bool
+    roles: list[Role] = Field(default_factory=list)
+
+    @property
+    def audience(self) -> Audience:
+        """Who receives it; calls written before roles existed said `ambassadors_only`."""
+        roles = self.roles or (["ambassador"] if self.ambassadors_only else [])
+        return Audience(territories=self.territories, themes=self.themes, roles=roles)
 
 
 class Call(NewCall):
@@ -38,14 +46,6 @@ class Call(NewCall):
     summary_message_id: int | None
     created_at: datetime
     closed_at: datetime | None
-
-
-class Recipient(BaseModel):
-    telegram_id: int
-    language: str
-    territory: str | None
-    is_ambassador: bool
-    referral_code: str
 
 
 class Tally(BaseModel):
@@ -73,8 +73,8 @@ class Volunteer(BaseModel):
 
 _COLUMNS = (
     "id, coordinator_id, text, photo, place, event_at, needed, deadline_at, territories, "
-    "themes, ambassadors_only, status, scheduled_at, sent_at, recipients, summary_chat_id, "
-    "summary_message_id, created_at, closed_at"
+    "themes, ambassadors_only, roles, status, scheduled_at, sent_at, recipients, "
+    "summary_chat_id, summary_message_id, created_at, closed_at"
 )
 
 
@@ -91,6 +91,7 @@ def _call(row: Row) -> Call:
         territories=json.loads(row["territories"]),
         themes=json.loads(row["themes"]),
         ambassadors_only=bool(row["ambassadors_only"]),
+        roles=[r for r in json.loads(row["roles"]) if r in ROLES],
         status=row["status"],
         scheduled_at=from_db_time(row["scheduled_at"]),
         sent_at=from_db_time(row["sent_at"]),
@@ -100,30 +101,6 @@ def _call(row: Row) -> Call:
         created_at=from_db_time(row["created_at"]),
         closed_at=from_db_time(row["closed_at"]),
     )
-
-
-def _audience_sql(
-    territories: Sequence[str], themes: Sequence[str], ambassadors_only: bool, exclude: int
-) -> tuple[str, list[object]]:
-    """Active (not paused, not blocked), onboarded members matching the audience."""
-    sql = (
-        "SELECT m.telegram_id, m.language, m.territory, m.is_ambassador, m.referral_code "
-        "FROM members m WHERE m.status = 'active' AND m.onboarded_at IS NOT NULL "
-        "AND m.telegram_id != ?"
-    )
-    params: list[object] = [exclude]
-    if territories:
-        sql += f" AND m.territory IN ({','.join('?' * len(territories))})"
-        params.extend(territories)
-    if themes:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM member_themes t WHERE t.member_id = m.telegram_id "
-            f"AND t.theme IN ({','.join('?' * len(themes))}))"
-        )
-        params.extend(themes)
-    if ambassadors_only:
-        sql += " AND m.is_ambassador = 1"
-    return sql, params
 
 
 class CallRepository:
@@ -142,8 +119,8 @@ class CallRepository:
     ) -> int:
         return await self.db.execute_returning_id(
             "INSERT INTO calls (coordinator_id, text, photo, place, event_at, needed, "
-            "deadline_at, territories, themes, ambassadors_only, status, scheduled_at, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "deadline_at, territories, themes, ambassadors_only, roles, status, scheduled_at, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 call.coordinator_id,
                 call.text,
@@ -154,7 +131,8 @@ class CallRepository:
                 to_db_time(call.deadline_at),
                 json.dumps(call.territories, ensure_ascii=False),
                 json.dumps(call.themes, ensure_ascii=False),
-                int(call.ambassadors_only),
+                call.ambassadors_only,
+                json.dumps(call.roles),
                 status,
                 to_db_time(scheduled_at) if scheduled_at else None,
                 to_db_time(now),
@@ -222,46 +200,14 @@ class CallRepository:
             (chat_id, message_id, call_id),
         )
 
-    # --- audience ----------------------------------------------------------------------
+    async def last_manual_reminder(self, call_id: int) -> datetime | None:
+        row = await self.db.fetch_one("SELECT reminded_at FROM calls WHERE id = ?", (call_id,))
+        return from_db_time(row["reminded_at"]) if row else None
 
-    async def audience(
-        self,
-        territories: Sequence[str],
-        themes: Sequence[str],
-        ambassadors_only: bool,
-        exclude: int = 0,
-    ) -> list[Recipient]:
-        """Recipients of a call; `exclude` is its coordinator (who gets the summary)."""
-        sql, params = _audience_sql(territories, themes, ambassadors_only, exclude)
-        rows = await self.db.fetch_all(sql + " ORDER BY m.telegram_id", params)
-        return [
-            Recipient(
-                telegram_id=r["telegram_id"],
-                language=r["language"],
-                territory=r["territory"],
-                is_ambassador=bool(r["is_ambassador"]),
-                referral_code=r["referral_code"],
-            )
-            for r in rows
-        ]
-
-    async def count_audience(
-        self,
-        territories: Sequence[str],
-        themes: Sequence[str],
-        ambassadors_only: bool,
-        exclude: int = 0,
-    ) -> int:
-        sql, params = _audience_sql(territories, themes, ambassadors_only, exclude)
-        row = await self.db.fetch_one(f"SELECT COUNT(*) AS n FROM ({sql})", params)
-        return int(row["n"]) if row else 0
-
-    async def was_sent_to(self, call_id: int, member_id: int) -> bool:
-        row = await self.db.fetch_one(
-            "SELECT 1 FROM deliveries WHERE chat_id = ? AND kind = 'call' AND ref_id = ? LIMIT 1",
-            (member_id, call_id),
+    async def set_manual_reminder(self, call_id: int, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE calls SET reminded_at = ? WHERE id = ?", (to_db_time(now), call_id)
         )
-        return row is not None
 
     # --- answers -----------------------------------------------------------------------
 
@@ -283,8 +229,8 @@ class CallRepository:
         values = ",".join("(?, ?)" for _ in keys)
         rows = await self.db.fetch_all(
             f"WITH k (call_id, member_id) AS (VALUES {values}) "
-            "SELECT k.call_id, k.member_id, EXISTS (SELECT 1 FROM deliveries d "
-            "WHERE d.chat_id = k.member_id AND d.kind = 'call' AND d.ref_id = k.call_id) "
+            "SELECT k.call_id, k.member_id, EXISTS (SELECT 1 FROM broadcast_recipients r "
+            "WHERE r.kind = 'call' AND r.broadcast_id = k.call_id AND r.member_id = k.member_id) "
             "AS was_sent, a.answer FROM k LEFT JOIN call_answers a "
             "ON a.call_id = k.call_id AND a.member_id = k.member_id",
             [v for key in keys for v in key],
@@ -364,7 +310,8 @@ class CallRepository:
 
     async def add_reminders(self, call_id: int, due: Sequence[datetime]) -> None:
         await self.db.executemany(
-            "INSERT OR IGNORE INTO call_reminders (call_id, due_at) VALUES (?, ?)",
+            "INSERT INTO call_reminders (call_id, due_at) VALUES (?, ?) "
+            "ON CONFLICT (call_id, due_at) DO NOTHING",
             [(call_id, to_db_time(d)) for d in due],
         )
 
@@ -381,12 +328,3 @@ class CallRepository:
             "UPDATE call_reminders SET sent_at = ? WHERE call_id = ? AND due_at = ?",
             (to_db_time(now), call_id, to_db_time(due_at)),
         )
-
-    async def reminders(self, call_id: int) -> list[tuple[datetime, datetime | None]]:
-        rows = await self.db.fetch_all(
-            "SELECT due_at, sent_at FROM call_reminders WHERE call_id = ? ORDER BY due_at",
-            (call_id,),
-        )
-        return [
-            (from_db_time(r["due_at"]) or datetime.min, from_db_time(r["sent_at"])) for r in rows
-        ]

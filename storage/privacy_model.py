@@ -78,6 +78,8 @@ TABLES: tuple[Table, ...] = (
             'UPDATE deliveries SET payload = \'{"text":""}\', last_error = NULL WHERE chat_id = ?',
         ),
     ),
+    # Who a broadcast reached stays counted (sent, blocked) without pointing to anyone.
+    Table("broadcast_recipients", ("member_id",), _links("anonymise", "member_id")),
     # Answers go, counted first so that answer rates stay right.
     Table(
         "call_answers",

@@ -63,7 +63,7 @@ class StatsRepository:
             "COALESCE(SUM(erased_yes), 0) FROM calls WHERE sent_at IS NOT NULL"
         )
         delivered = await self.counts(
-            "SELECT status, COUNT(*) FROM deliveries WHERE kind = 'call' GROUP BY status"
+            "SELECT status, COUNT(*) FROM broadcast_recipients WHERE kind = 'call' GROUP BY status"
         )
         answers = await self.counts("SELECT answer, COUNT(*) FROM call_answers GROUP BY answer")
         calls, recipients, erased, erased_yes = (
@@ -82,11 +82,11 @@ class StatsRepository:
         }
 
     async def weekly_answers(self, since: str) -> list[tuple[str, int, int]]:
-        """(call sent_at, deliveries sent, answers) of calls sent since `since`."""
+        """(call sent_at, copies delivered, answers) of calls sent since `since`."""
         rows = await self.db.fetch_all(
             "SELECT c.sent_at, "
-            "(SELECT COUNT(*) FROM deliveries d WHERE d.kind = 'call' AND d.ref_id = c.id "
-            "AND d.status = 'sent'), "
+            "(SELECT COUNT(*) FROM broadcast_recipients r WHERE r.kind = 'call' "
+            "AND r.broadcast_id = c.id AND r.status = 'sent'), "
             "c.erased_answers + (SELECT COUNT(*) FROM call_answers a WHERE a.call_id = c.id) "
             "FROM calls c WHERE c.sent_at >= ?",
             (since,),

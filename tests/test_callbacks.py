@@ -11,7 +11,7 @@ import pytest
 
 from bot.callbacks import LIMIT, CallbackError, Pick, Press
 from bot.inputs import strict_int
-from bot.services.calls import CallAction, CallPress, CallReply
+from bot.services.call_buttons import CallAction, CallPress, CallReply
 from bot.services.conversations import FlowPress
 from bot.services.initiatives import InitiativePress, ModerationAction, ModerationPress
 from bot.services.members import OnboardingAction, OnboardingPress, ProfilePress, Step

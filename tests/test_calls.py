@@ -66,7 +66,11 @@ async def draft_call(
     else:
         await coord.press("Tous les thèmes")
     await coord.receive(contains="À qui")
-    await coord.press("Les porte-voix seulement" if ambassadors_only else "Tout le monde")
+    if ambassadors_only:
+        await coord.press("▫️ Les porte-voix")
+        await coord.press("Valider")
+    else:
+        await coord.press("Tout le monde")
     await coord.receive(contains="Appel à l'aide")
     return await coord.receive(contains="recevront")
 

@@ -95,7 +95,7 @@ async def test_attempts_are_bounded_and_failures_are_counted(server, make_bot, c
     await bot.drain()
     await coord.receive(contains="Envoyés : 5")
     server.configure(error_rate_5xx=1.0)
-    await bot.services.calls.remind(1, COORDINATOR_ID)  # nobody said yes: nothing queued
+    await bot.services.call_management.remind(1, COORDINATOR_ID)  # nobody said yes: nothing queued
     assert await bot.state.deliveries_of("call_reminder") == []
     call2 = await bot.services.calls.publish(new_call())
     await bot.drain()
@@ -103,7 +103,7 @@ async def test_attempts_are_bounded_and_failures_are_counted(server, make_bot, c
     await bot.tick()
     rows = [d for d in await bot.state.deliveries_of("call") if d.ref_id == call2.id]
     assert {(d.status, d.attempts) for d in rows} == {("failed", 2)}
-    detail = await bot.services.calls.detail(call2.id, COORDINATOR_ID)
+    detail = await bot.services.call_management.detail(call2.id, COORDINATOR_ID)
     assert detail is not None
     assert (detail.counts.failed, detail.counts.sent, detail.counts.blocked) == (5, 0, 0)
     text = await bot.services.calls.summary_text(detail.call, "fr")

@@ -1,8 +1,10 @@
 """The coordinator's /appel draft (flow 2 of PRODUCT.md): text, place, date, audience, preview.
 
 The draft lives in the `conversations` table (flow "call"), so it survives a restart; every
-step re-checks the coordinator's role. It ends in `CallService.publish`, and clearing the draft
-shares that transaction, so one draft never sends its call twice.
+step re-checks the coordinator's role. Its audience steps are the shared ones of
+`bot.services.audience`. It ends in `CallService.publish`: the draft is re-read, published
+and cleared in one transaction, so a double tap on "Envoyer maintenant" (or on a schedule)
+sends one call, and the second press finds no draft.
 """
 
 from __future__ import annotations
@@ -16,17 +18,17 @@ from typing import Any
 from bot.clock import Clock
 from bot.config import Settings
 from bot.dates import day_without_hour, parse_when
-from bot.inputs import Problem, check, clean, parse_int
+from bot.inputs import CAPTION_LIMIT, Problem, check, clean, parse_int, utf16_len
+from bot.services.audience import AudienceService, AudienceStep
 from bot.services.base import FeatureService
 from bot.services.calls import CallService
 from bot.services.outbox import OutboxService
-from bot.texts import Texts
+from bot.texts import Texts, plain
 from storage.calls import Call, NewCall
 from storage.db import Database
 
 FLOW = "call"
 TEXT_MAX = 1000
-CAPTION_TEXT_MAX = 700  # a photo's caption holds 1024 characters, with place and date
 PLACE_MAX = 200
 NEEDED_RANGE = (1, 500)
 
@@ -37,9 +39,9 @@ class Step(StrEnum):
     WHEN = "when"
     NEEDED = "needed"
     DEADLINE = "deadline"
-    TERRITORIES = "territories"
-    THEMES = "themes"
-    AUDIENCE = "audience"
+    TERRITORIES = AudienceStep.TERRITORIES.value
+    THEMES = AudienceStep.THEMES.value
+    ROLES = AudienceStep.ROLES.value
     PREVIEW = "preview"
     SCHEDULE = "schedule"
 
@@ -64,7 +66,9 @@ class DraftView:
     call: Call | None = None
 
 
-_BUTTON_STEPS = {Step.TERRITORIES, Step.THEMES, Step.AUDIENCE, Step.PREVIEW}
+_BUTTON_STEPS = {Step.TERRITORIES, Step.THEMES, Step.ROLES, Step.PREVIEW}
+AUDIENCE_STEPS = {Step.TERRITORIES, Step.THEMES, Step.ROLES}
+_LEGACY_STEPS = {"audience": Step.ROLES}  # drafts saved before roles were a checklist
 
 
 class CallDrafts(FeatureService):
@@ -85,6 +89,7 @@ class CallDrafts(FeatureService):
         # Run inside the publishing transaction with the call's id and the draft's data
         # (a report turned into this call links itself to it).
         self.after_publish: list[Callable[[int, dict[str, Any]], Awaitable[None]]] = []
+        self.audience: AudienceService = calls.audience
 
     async def start_draft(
         self, coordinator_id: int, prefill: dict[str, Any] | None = None
@@ -92,7 +97,9 @@ class CallDrafts(FeatureService):
         """A new draft; `prefill` holds answers known already (a report's territory)."""
         if not await self.members.is_coordinator(coordinator_id):
             return None
-        data: dict[str, Any] = {"territories": [], "themes": [], **(prefill or {})}
+        data: dict[str, Any] = {}
+        self.audience.start(data)
+        data.update(prefill or {})
         await self.conversations.save(coordinator_id, FLOW, Step.TEXT, data, self.clock.now())
         return DraftView(step=Step.TEXT, data=data)
 
@@ -103,11 +110,16 @@ class CallDrafts(FeatureService):
         if conversation is None or conversation.flow != FLOW:
             return None
         try:
-            return Step(conversation.step), conversation.data
+            step = _LEGACY_STEPS.get(conversation.step) or Step(conversation.step)
         except ValueError:
             return None
+        return step, conversation.data
 
     async def _save(self, coordinator_id: int, step: Step, data: dict[str, Any]) -> DraftView:
+        if step is Step.PREVIEW:
+            too_long = await self._caption_error(coordinator_id, data)
+            if too_long is not None:
+                return too_long
         await self.conversations.save(coordinator_id, FLOW, step, data, self.clock.now())
         view = DraftView(step=step, data=data)
         if step is Step.PREVIEW:
@@ -115,7 +127,8 @@ class CallDrafts(FeatureService):
         return view
 
     async def draft(self, coordinator_id: int) -> DraftView | None:
-        """The current screen of the coordinator's draft (after a restart, for instance)."""
+        """The current screen of the coordinator's draft (to resume it, after a restart or
+        when another flow ends)."""
         found = await self._draft(coordinator_id)
         if found is None:
             return None
@@ -151,12 +164,13 @@ class CallDrafts(FeatureService):
         now = self.clock.now()
         zone = self.settings.zone
         if step is Step.TEXT:
-            limit = CAPTION_TEXT_MAX if photo else TEXT_MAX
-            body = check(text, limit)
+            body = check(text, TEXT_MAX)
             if body.problem is Problem.EMPTY:
                 return self._error(step, data, "calls.error.text_expected")
             if not body.ok:
-                return self._error(step, data, "calls.error.text_length", body.value, limit=limit)
+                return self._error(
+                    step, data, "calls.error.text_length", body.value, limit=TEXT_MAX
+                )
             data.update(text=body.value, photo=photo)
             return await self._save(coordinator_id, Step.PLACE, data)
         if text is None or photo is not None:
@@ -194,7 +208,7 @@ class CallDrafts(FeatureService):
 
     async def _set_time(
         self, coordinator_id: int, step: Step, data: dict[str, Any], when: datetime
-    ) -> DraftView:
+    ) -> DraftView | None:
         now = self.clock.now()
         if when <= now:
             return self._error(step, data, "calls.error.past", None, when=self.calls.local(when))
@@ -214,7 +228,7 @@ class CallDrafts(FeatureService):
             return self._error(
                 step, data, "calls.error.schedule_after", None, when=self.calls.local(deadline)
             )
-        return await self._send(coordinator_id, data, scheduled_at=when)
+        return await self._send(coordinator_id, Step.SCHEDULE, scheduled_at=when)
 
     async def draft_deadline(
         self, coordinator_id: int, preset: DeadlinePreset
@@ -233,50 +247,45 @@ class CallDrafts(FeatureService):
         return await self._set_time(coordinator_id, step, data, when)
 
     def options(self, step: Step) -> list[str]:
-        return list(
-            self.settings.territories if step is Step.TERRITORIES else self.settings.themes
-        )
+        return self.audience.options(AudienceStep(step.value))
 
     async def draft_toggle(
         self, coordinator_id: int, step: Step, index: int | None
     ) -> DraftView | None:
-        """Tick/untick one territory or theme; index None = all (clears the selection)."""
+        """Tick/untick one territory, theme or role; index None = everyone for this step."""
         found = await self._draft(coordinator_id)
-        if found is None or found[0] is not step or step not in (Step.TERRITORIES, Step.THEMES):
+        if found is None or found[0] is not step or step not in AUDIENCE_STEPS:
             return None
-        _, data = found
-        options = self.options(step)
+        data = found[1]
+        audience_step = AudienceStep(step.value)
         if index is None:
-            data[step.value] = []
-            return await self._save(coordinator_id, self._after(step), data)
-        if not 0 <= index < len(options):
-            return None
-        chosen: list[str] = data.get(step.value, [])
-        name = options[index]
-        data[step.value] = [c for c in chosen if c != name] if name in chosen else [*chosen, name]
-        return await self._save(coordinator_id, step, data)
+            moved = self.audience.select_all(data, audience_step)
+        else:
+            result = self.audience.toggle(data, audience_step, index)
+            if result is None:
+                return None
+            moved = result
+        return await self._save(coordinator_id, _after_audience(moved.next), data)
 
     async def draft_confirm(self, coordinator_id: int, step: Step) -> DraftView | None:
         found = await self._draft(coordinator_id)
-        if found is None or found[0] is not step or step not in (Step.TERRITORIES, Step.THEMES):
+        if found is None or found[0] is not step or step not in AUDIENCE_STEPS:
             return None
-        _, data = found
-        if not data.get(step.value):
-            return self._error(step, data, "calls.error.select_one")
-        return await self._save(coordinator_id, self._after(step), data)
-
-    @staticmethod
-    def _after(step: Step) -> Step:
-        return Step.THEMES if step is Step.TERRITORIES else Step.AUDIENCE
+        data = found[1]
+        moved = self.audience.confirm(data, AudienceStep(step.value))
+        if moved.error is not None:
+            return self._error(step, data, moved.error)
+        return await self._save(coordinator_id, _after_audience(moved.next), data)
 
     async def draft_audience(
         self, coordinator_id: int, ambassadors_only: bool
     ) -> DraftView | None:
+        """The one-tap audience buttons of drafts started before roles were a checklist."""
         found = await self._draft(coordinator_id)
-        if found is None or found[0] is not Step.AUDIENCE:
+        if found is None or found[0] is not Step.ROLES:
             return None
-        _, data = found
-        data["ambassadors_only"] = ambassadors_only
+        data = found[1]
+        data[AudienceStep.ROLES.value] = ["ambassador"] if ambassadors_only else []
         return await self._save(coordinator_id, Step.PREVIEW, data)
 
     async def draft_schedule(self, coordinator_id: int) -> DraftView | None:
@@ -293,6 +302,7 @@ class CallDrafts(FeatureService):
         return True
 
     def _new_call(self, coordinator_id: int, data: dict[str, Any]) -> NewCall:
+        audience = self.audience.audience(data)
         return NewCall(
             coordinator_id=coordinator_id,
             text=data["text"],
@@ -301,38 +311,67 @@ class CallDrafts(FeatureService):
             event_at=datetime.fromisoformat(data["event_at"]),
             needed=int(data["needed"]),
             deadline_at=datetime.fromisoformat(data["deadline_at"]),
-            territories=list(data.get("territories", [])),
-            themes=list(data.get("themes", [])),
-            ambassadors_only=bool(data.get("ambassadors_only", False)),
+            territories=audience.territories,
+            themes=audience.themes,
+            ambassadors_only=audience.roles == ["ambassador"],
+            roles=audience.roles,
         )
 
     async def _fill_preview(self, view: DraftView, coordinator_id: int) -> None:
-        member = await self.members.get(coordinator_id)
-        lang = member.language if member else self.settings.default_language
+        lang = await self._language(coordinator_id)
         call = self._new_call(coordinator_id, view.data)
         view.preview = self.calls.render_call(call, lang)
         view.photo = call.photo
         view.recipients = await self.calls.audience_size(call)
 
     async def send_now(self, coordinator_id: int) -> DraftView | None:
-        found = await self._draft(coordinator_id)
-        if found is None or found[0] is not Step.PREVIEW:
-            return None
-        return await self._send(coordinator_id, found[1], scheduled_at=None)
+        return await self._send(coordinator_id, Step.PREVIEW, scheduled_at=None)
 
     async def _send(
-        self, coordinator_id: int, data: dict[str, Any], scheduled_at: datetime | None
-    ) -> DraftView:
-        call = self._new_call(coordinator_id, data)
+        self, coordinator_id: int, expected: Step, scheduled_at: datetime | None
+    ) -> DraftView | None:
+        """Publish the draft and clear it in one transaction. The draft is read again inside
+        it: a second press (a double tap, a second device) finds no draft and sends nothing."""
         now = self.clock.now()
-        if call.event_at <= now or call.deadline_at <= now:
-            # The draft waited too long (it survives restarts): ask the time again.
-            step = Step.WHEN if call.event_at <= now else Step.DEADLINE
-            await self.conversations.save(coordinator_id, FLOW, step, data, now)
-            return self._error(step, data, f"calls.error.{step.value}_passed")
         async with self.db.transaction():
+            found = await self._draft(coordinator_id)
+            if found is None or found[0] is not expected:
+                return None
+            data = found[1]
+            call = self._new_call(coordinator_id, data)
+            if call.event_at <= now or call.deadline_at <= now:
+                # The draft waited too long (it survives restarts): ask the time again.
+                step = Step.WHEN if call.event_at <= now else Step.DEADLINE
+                await self.conversations.save(coordinator_id, FLOW, step, data, now)
+                return self._error(step, data, f"calls.error.{step.value}_passed")
+            too_long = await self._caption_error(coordinator_id, data)
+            if too_long is not None:
+                return too_long
             stored = await self.calls.publish(call, scheduled_at)
             await self.conversations.clear(coordinator_id, FLOW)
             for hook in self.after_publish:
                 await hook(stored.id, data)
         return DraftView(step=None, data=data, call=stored)
+
+    async def _caption_error(self, coordinator_id: int, data: dict[str, Any]) -> DraftView | None:
+        """With a photo, the whole call (text, place, dates) is its caption, which Telegram
+        limits to 1,024 UTF-16 units: past it, back to the text step, with the text to
+        shorten and by how much."""
+        if not data.get("photo"):
+            return None
+        lang = await self._language(coordinator_id)
+        caption = self.calls.render_call(self._new_call(coordinator_id, data), lang)
+        over = utf16_len(plain(caption)) - CAPTION_LIMIT
+        if over <= 0:
+            return None
+        await self.conversations.save(coordinator_id, FLOW, Step.TEXT, data, self.clock.now())
+        return self._error(Step.TEXT, data, "calls.error.caption_length", data["text"], count=over)
+
+    async def _language(self, coordinator_id: int) -> str:
+        member = await self.members.get(coordinator_id)
+        return member.language if member else self.settings.default_language
+
+
+def _after_audience(step: AudienceStep | None) -> Step:
+    """The draft's step for where the audience steps lead: the next one, or the preview."""
+    return Step.PREVIEW if step is None else Step(step.value)

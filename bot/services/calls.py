@@ -1,38 +1,37 @@
-"""Calls for help (flow 2 of PRODUCT.md): sending, audience, answers, reminders, summary.
+"""Calls for help (flow 2 of PRODUCT.md): sending, members' answers, relays, the summary.
 
-The coordinator's /appel draft is `bot.services.call_drafts`; it ends in `publish` here.
-Sending a call writes the call and one delivery per recipient in ONE transaction
-(transactional outbox): it is fully queued or not at all. Members' answers are idempotent and
-re-checked here (call state, deadline, that the member really received the call); coordinator
-actions re-check the role. The coordinator's live summary is edited by a throttled task fed by
-the dispatcher's observer, at most every `summary_edit_seconds`.
+The coordinator's /appel draft is `bot.services.call_drafts`; it ends in `publish` here. The
+coordinator's /appels tools (detail, close, cancel, remind) and the sweepers that close calls
+and send reminders are `bot.services.call_management`. Sending a call writes the call, one
+outbox row and one recipient row per member in ONE transaction (transactional outbox): it
+is fully queued or not at all. Members' answers are idempotent and re-checked (call state,
+deadline, that the member really received the call). The coordinator's live summary is the
+shared throttled `LiveSummary`, fed by the dispatcher's observer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import contextvars
-import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.callbacks import Layout, Press
 from bot.clock import Clock
 from bot.config import Settings
+from bot.services.audience import AudienceService
 from bot.services.base import FeatureService
+from bot.services.broadcasts import Broadcasts
 from bot.services.call_answers import AnswerResult, CallAnswers, Outcome
+from bot.services.call_buttons import CallAction, CallPress, CallReply
+from bot.services.live_summary import Editor, LiveSummary, Located
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.texts import Raw, Texts, plain
-from storage.calls import Answer, Call, CallRepository, CallStatus, NewCall, Volunteer
+from storage.calls import Call, CallRepository, CallStatus, NewCall
 from storage.db import Database
-from storage.outbox import Button, Delivery, DeliveryResult, NewDelivery, Payload
+from storage.outbox import Button, NewDelivery, Payload
 
 log = logging.getLogger(__name__)
 
@@ -48,66 +47,6 @@ PRIORITY_MEMBER = 5
 LIVE = ("open", "complete", "closed")
 """Calls whose event still takes place: closed only means no more answers."""
 
-Editor = Callable[[int, int, Payload], Awaitable[None]]
-
-
-class CallAction(StrEnum):
-    ANSWER = "a"
-    RELAY = "r"
-    CANCEL_DRAFT = "x"
-    DEADLINE = "dl"
-    TOGGLE = "tg"
-    CONFIRM = "ok"
-    AUDIENCE = "au"
-    SEND_NOW = "go"
-    SCHEDULE = "sc"
-    LIST = "ls"
-    VIEW = "v"
-    REMIND = "rm"
-    CLOSE = "cl"
-    ASK_CANCEL = "ca"
-    CANCEL = "cy"
-
-
-class CallReply(StrEnum):
-    YES = "y"
-    NO = "n"
-
-
-class Every(StrEnum):
-    ALL = "all"
-
-
-@dataclass(frozen=True)
-class CallPress(Press):
-    """A press on a call button: members' answers, the /appel draft, the /appels screens.
-
-    `step` and `preset` are the draft's Step and DeadlinePreset values (call_drafts.py imports
-    this module, so they travel as strings and the handler reads them back).
-    """
-
-    PREFIX: ClassVar[str] = FEATURE
-    LAYOUT: ClassVar[Layout] = {
-        CallAction.ANSWER: "call_id reply",
-        CallAction.RELAY: "call_id",
-        CallAction.DEADLINE: "preset",
-        CallAction.TOGGLE: "step index",
-        CallAction.CONFIRM: "step",
-        CallAction.AUDIENCE: "ambassadors",
-        CallAction.VIEW: "call_id",
-        CallAction.REMIND: "call_id",
-        CallAction.CLOSE: "call_id",
-        CallAction.ASK_CANCEL: "call_id",
-        CallAction.CANCEL: "call_id",
-    }
-    action: CallAction
-    call_id: int = 0
-    reply: CallReply = CallReply.YES
-    preset: str = ""
-    step: str = ""
-    index: int | Every = Every.ALL
-    ambassadors: bool = False
-
 
 @dataclass
 class CallCounts:
@@ -119,14 +58,6 @@ class CallCounts:
     yes: int = 0
     no: int = 0
     waiting: int = 0
-
-
-@dataclass
-class CallDetail:
-    call: Call
-    counts: CallCounts
-    volunteers: list[Volunteer]
-    waiting: list[Volunteer]
 
 
 def reminder_times(
@@ -169,33 +100,49 @@ class CallService(FeatureService):
         texts: Texts,
         outbox: OutboxService,
         members: MemberService,
+        broadcasts: Broadcasts,
+        audience: AudienceService,
     ) -> None:
         super().__init__(db, settings, clock, texts, outbox)
         self.members = members
+        self.broadcasts = broadcasts
+        self.audience = audience
+        broadcasts.register(KIND_CALL)
         self.repo = CallRepository(db)
-        self.answers = CallAnswers(db, self.repo, clock, self._notify_promoted, self._touch)
-        self.summary_edit_seconds = settings.calls.summary_edit_seconds
-        self._editor: Editor | None = None
-        self._dirty: set[int] = set()
-        self._last_edit = float("-inf")
-        self._edit_task: asyncio.Task[None] | None = None
+        self.answers = CallAnswers(db, self.repo, clock, self._notify_promoted, self.touch)
+        self.summary = LiveSummary(
+            name="call",
+            summary_kind=KIND_SUMMARY,
+            item_kinds=[KIND_CALL],
+            every=settings.calls.summary_edit_seconds,
+            remember=self.repo.set_summary,
+            render=self._locate_summary,
+        )
 
     # --- wiring ------------------------------------------------------------------------
 
+    @property
+    def summary_edit_seconds(self) -> float:
+        return self.summary.every
+
+    @summary_edit_seconds.setter
+    def summary_edit_seconds(self, seconds: float) -> None:
+        self.summary.every = seconds
+
     def attach(self, observe: Callable[[Any], None], editor: Editor) -> None:
         """Follow the dispatcher's results (live summary) and edit through `editor`."""
-        observe(self._on_results)
-        self._editor = editor
+        observe(self.summary.on_results)
+        self.summary.attach(editor)
 
     def sweepers(self) -> list[Callable[[], Awaitable[None]]]:
-        return [self.send_scheduled, self.close_expired, self.send_reminders]
+        return [self.send_scheduled]
 
     async def stop(self) -> None:
-        task, self._edit_task = self._edit_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self.summary.stop()
+
+    def touch(self, call_id: int) -> None:
+        """Something the coordinator's summary shows changed."""
+        self.summary.touch(call_id)
 
     # --- texts -------------------------------------------------------------------------
 
@@ -253,9 +200,7 @@ class CallService(FeatureService):
 
     async def audience_size(self, call: NewCall) -> int:
         """How many members `publish` would send this call to (the draft's preview count)."""
-        return await self.repo.count_audience(
-            call.territories, call.themes, call.ambassadors_only, call.coordinator_id
-        )
+        return await self.audience.count(call.audience, call.coordinator_id)
 
     async def publish(self, call: NewCall, scheduled_at: datetime | None = None) -> Call:
         """Store a call and, unless scheduled, queue one delivery per recipient plus the
@@ -282,9 +227,7 @@ class CallService(FeatureService):
 
     async def _dispatch(self, call_id: int, call: NewCall, now: datetime) -> int:
         """Queue the call for its audience (inside the caller's transaction)."""
-        recipients = await self.repo.audience(
-            call.territories, call.themes, call.ambassadors_only, call.coordinator_id
-        )
+        recipients = await self.audience.recipients(call.audience, call.coordinator_id)
         payloads: dict[str, Payload] = {}
         deliveries: list[NewDelivery] = []
         for r in recipients:
@@ -302,22 +245,23 @@ class CallService(FeatureService):
                 )
             )
         await self.repo.mark_sent(call_id, len(recipients), now)
+        await self.broadcasts.queue(KIND_CALL, call_id, deliveries)
         coordinator = await self.members.get(call.coordinator_id)
         lang = coordinator.language if coordinator else self.settings.default_language
         stored = await self.repo.get(call_id)
         if stored is not None:
             summary = await self._summary_payload(stored, lang)
-            deliveries.insert(
-                0,
-                NewDelivery(
-                    chat_id=call.coordinator_id,
-                    kind=KIND_SUMMARY,
-                    ref_id=call_id,
-                    priority=PRIORITY_SUMMARY,
-                    payload=summary,
-                ),
+            await self.outbox.enqueue(
+                [
+                    NewDelivery(
+                        chat_id=call.coordinator_id,
+                        kind=KIND_SUMMARY,
+                        ref_id=call_id,
+                        priority=PRIORITY_SUMMARY,
+                        payload=summary,
+                    )
+                ]
             )
-        await self.outbox.enqueue(deliveries)
         checkins = self.settings.checkins
         await self.repo.add_reminders(
             call_id,
@@ -345,26 +289,7 @@ class CallService(FeatureService):
                 count = await self._dispatch(call.id, call, now)
             log.info("scheduled call %d sent to %d members", call.id, count)
 
-    async def send_reminders(self) -> None:
-        now = self.clock.now()
-        for call_id, due_at in await self.repo.due_reminders(now):
-            async with self.db.transaction():
-                call = await self.repo.get(call_id)
-                if call is not None and call.status in LIVE and call.event_at > now:
-                    await self._remind(call)
-                await self.repo.mark_reminder_sent(call_id, due_at, now)
-
-    async def _remind(self, call: Call) -> int:
-        people = await self.repo.volunteers(call.id, ["yes"])
-        await self.outbox.enqueue(
-            [
-                self._notice(call, v.member_id, v.language, "calls.reminder", KIND_REMINDER)
-                for v in people
-            ]
-        )
-        return len(people)
-
-    def _notice(
+    def notice(
         self, call: Call, member_id: int, lang: str, key: str, kind: str = KIND_NOTICE
     ) -> NewDelivery:
         """A message to one member about a call (its title, place and time), in their language."""
@@ -397,13 +322,17 @@ class CallService(FeatureService):
     async def _notify_promoted(self, call: Call, member_id: int) -> None:
         member = await self.members.get(member_id)
         lang = member.language if member else self.settings.default_language
-        await self.outbox.enqueue([self._notice(call, member_id, lang, "calls.promoted")])
+        await self.outbox.enqueue([self.notice(call, member_id, lang, "calls.promoted")])
 
     async def relay(self, call_id: int, member_id: int) -> tuple[Call, str] | None:
         """The call and the member's referral code, if they received this call."""
         call = await self.repo.get(call_id)
         member = await self.members.get(member_id)
-        if call is None or member is None or not await self.repo.was_sent_to(call_id, member_id):
+        if (
+            call is None
+            or member is None
+            or not await self.broadcasts.was_sent_to(KIND_CALL, call_id, member_id)
+        ):
             return None
         return call, member.referral_code
 
@@ -417,17 +346,17 @@ class CallService(FeatureService):
             link=link,
         )
 
-    # --- coordinators ------------------------------------------------------------------
+    # --- the coordinator's summary -----------------------------------------------------
 
     async def counts(self, call: Call) -> CallCounts:
-        delivery = await self.outbox.repo.counts(KIND_CALL, call.id)
+        delivery = await self.broadcasts.counts(KIND_CALL, call.id)
         answers = await self.repo.answer_counts(call.id)
         return CallCounts(
             recipients=call.recipients,
             sent=delivery.get("sent", 0),
             failed=delivery.get("failed", 0),
             blocked=delivery.get("blocked", 0),
-            pending=delivery.get("queued", 0) + delivery.get("sending", 0),
+            pending=delivery.get("queued", 0),
             yes=answers.get("yes", 0),
             no=answers.get("no", 0),
             waiting=answers.get("waiting", 0),
@@ -455,162 +384,14 @@ class CallService(FeatureService):
     async def _summary_payload(self, call: Call, lang: str) -> Payload:
         return Payload(text=await self.summary_text(call, lang))
 
-    async def list_calls(self, coordinator_id: int) -> list[tuple[Call, CallCounts]] | None:
-        if not await self.members.is_coordinator(coordinator_id):
-            return None
-        calls = await self.repo.for_coordinator(coordinator_id)
-        return [(call, await self.counts(call)) for call in calls]
-
-    async def detail(self, call_id: int, coordinator_id: int) -> CallDetail | None:
-        if not await self.members.is_coordinator(coordinator_id):
-            return None
-        call = await self.repo.get(call_id)
-        if call is None:
-            return None
-        people = await self.repo.volunteers(call_id, ["yes", "waiting"])
-        return CallDetail(
-            call=call,
-            counts=await self.counts(call),
-            volunteers=[p for p in people if p.answer == "yes"],
-            waiting=[p for p in people if p.answer == "waiting"],
-        )
-
-    def volunteer_list(self, people: Sequence[Volunteer]) -> Raw:
-        """Names and @usernames, escaped: safe HTML for a Raw placeholder."""
-        lines = [
-            "• "
-            + html.escape(p.display_name)
-            + (f" (@{html.escape(p.username)})" if p.username else "")
-            for p in people
-        ]
-        return Raw("\n".join(lines) or "—")
-
-    async def close(self, call_id: int, coordinator_id: int) -> Call | None:
-        return await self._end(call_id, coordinator_id, "closed")
-
-    async def cancel(self, call_id: int, coordinator_id: int) -> Call | None:
-        return await self._end(call_id, coordinator_id, "cancelled")
-
-    async def _end(self, call_id: int, coordinator_id: int, status: str) -> Call | None:
-        """Close (no more answers) or cancel; unsent copies are dropped and those who said
-        yes or wait are told either way (PRODUCT.md flow 2)."""
-        if not await self.members.is_coordinator(coordinator_id):
-            return None
-        now = self.clock.now()
-        async with self.db.transaction():
-            call = await self.repo.get(call_id)
-            cancelled = status == "cancelled"
-            if call is None or not (self.cancellable(call) if cancelled else self.closable(call)):
-                return None
-            await self.repo.set_status(call_id, "cancelled" if cancelled else "closed", now)
-            await self.outbox.repo.drop_for_ref(KIND_CALL, call_id)
-            await self._tell_answered(call, cancelled=cancelled)
-            await self.audit.record(coordinator_id, f"call.{status}", f"call:{call_id}", now)
-            updated = await self.repo.get(call_id)
-        self._touch(call_id)
-        return updated
-
-    def closable(self, call: Call) -> bool:
-        return call.status in ("open", "complete")
-
-    def cancellable(self, call: Call) -> bool:
-        """Until the event: a closed call (no more answers) can still be called off."""
-        return call.status in ("open", "complete", "scheduled") or (
-            call.status == "closed" and call.event_at > self.clock.now()
-        )
-
-    async def close_expired(self) -> None:
-        """Sweeper: a call whose answer deadline passed is closed; its waiting list is told
-        that no place came free (volunteers keep their reminders)."""
-        now = self.clock.now()
-        for call in await self.repo.expired(now):
-            async with self.db.transaction():
-                if await self.repo.close_if_live(call.id, now):
-                    await self._tell_answered(call, cancelled=False, volunteers=False)
-            self._touch(call.id)
-
-    async def _tell_answered(
-        self, call: Call, *, cancelled: bool, volunteers: bool = True
-    ) -> None:
-        # Once closed, the waiting list has already been told it is not needed.
-        answers: list[Answer] = ["yes"] if call.status == "closed" else ["yes", "waiting"]
-        people = await self.repo.volunteers(call.id, answers)
-        notices = []
-        for p in people:
-            if cancelled:
-                key = "calls.cancelled_notice"
-            elif p.answer == "waiting":
-                key = "calls.closed_notice_waiting"
-            elif volunteers:
-                key = "calls.closed_notice_yes"
-            else:
-                continue
-            notices.append(self._notice(call, p.member_id, p.language, key))
-        await self.outbox.enqueue(notices)
-
-    async def remind(self, call_id: int, coordinator_id: int) -> int | None:
-        """Remind everyone who said yes now; returns how many, None when refused."""
-        if not await self.members.is_coordinator(coordinator_id):
-            return None
-        async with self.db.transaction():
-            call = await self.repo.get(call_id)
-            if call is None or call.status not in LIVE:
-                return None
-            count = await self._remind(call)
-            await self.audit.record(
-                coordinator_id, "call.remind", f"call:{call_id}", self.clock.now()
-            )
-        return count
-
-    # --- live summary ------------------------------------------------------------------
-
-    async def _on_results(self, results: Sequence[tuple[Delivery, DeliveryResult]]) -> None:
-        for delivery, result in results:
-            if delivery.ref_id is None:
-                continue
-            if delivery.kind == KIND_SUMMARY and result.status == "sent" and result.message_id:
-                await self.repo.set_summary(delivery.ref_id, delivery.chat_id, result.message_id)
-                self._dirty.add(delivery.ref_id)
-            elif delivery.kind == KIND_CALL:
-                self._dirty.add(delivery.ref_id)
-        self._kick()
-
-    def _touch(self, call_id: int) -> None:
-        self._dirty.add(call_id)
-        self._kick()
-
-    def _kick(self) -> None:
-        if self._dirty and self._editor and (self._edit_task is None or self._edit_task.done()):
-            # A fresh context: `_touch` may run inside a transaction, which this long-lived
-            # task must not believe it has joined.
-            self._edit_task = asyncio.create_task(
-                self._edit_loop(), name="essaim-call-summary", context=contextvars.Context()
-            )
-
-    async def _edit_loop(self) -> None:
-        """Edit summaries of changed calls, at most once every `summary_edit_seconds`."""
-        loop = asyncio.get_running_loop()
-        while self._dirty and self._editor is not None:
-            wait = self._last_edit + self.summary_edit_seconds - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            dirty, self._dirty = self._dirty, set()
-            self._last_edit = loop.time()
-            for call_id in sorted(dirty):
-                try:
-                    await self._edit_summary(call_id)
-                except Exception:
-                    log.exception("summary of call %d not updated", call_id)
-
-    async def _edit_summary(self, call_id: int) -> None:
+    async def _locate_summary(self, call_id: int) -> Located | None:
         call = await self.repo.get(call_id)
         if call is None or call.summary_chat_id is None or call.summary_message_id is None:
-            return
+            return None
         coordinator = await self.members.get(call.coordinator_id)
         lang = coordinator.language if coordinator else self.settings.default_language
-        if self._editor is not None:
-            await self._editor(
-                call.summary_chat_id,
-                call.summary_message_id,
-                await self._summary_payload(call, lang),
-            )
+        return (
+            call.summary_chat_id,
+            call.summary_message_id,
+            await self._summary_payload(call, lang),
+        )

@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.inputs import check
 from bot.services.base import FeatureService
+from bot.services.checklist import toggle
 from bot.services.members import MemberService
 from bot.services.outbox import Button, NewDelivery, OutboxService, Payload
 from bot.texts import Raw, Texts
@@ -371,8 +372,7 @@ class InitiativeService(FeatureService):
             view = await self.draft(member_id)
             if view is None or view.step is not Step.NEEDS:
                 return None
-            chosen = set(view.needs) ^ {need}
-            view.values["needs"] = [n for n in NEEDS if n in chosen]
+            view.values["needs"] = toggle(view.needs, NEEDS, need)
             await self._save(member_id, Step.NEEDS, view.values)
             return view
 

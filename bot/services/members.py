@@ -18,6 +18,7 @@ from bot.callbacks import Layout, Pick, Press
 from bot.clock import Clock
 from bot.config import Settings
 from bot.inputs import check, clean, parse_int, utf16_cut, visible
+from bot.services.checklist import option_at, toggle_at
 from storage.audit import AuditRepository
 from storage.conversations import Conversation, ConversationRepository
 from storage.db import Database
@@ -378,20 +379,14 @@ class MemberService:
     async def toggle(self, telegram_id: int, step: Step, index: int) -> Progress | None:
         """Multi-select steps (themes, territories a technician covers)."""
         options = self._options(step)
-        if options is None or not 0 <= index < len(options):
+        if options is None or option_at(options, index) is None:
             return None
         async with self.db.transaction():
             found = await self._at_step(telegram_id, step)
             if found is None:
                 return None
             member, conv = found
-            selected: list[str] = list(conv.data.get("selected", []))
-            choice = options[index]
-            if choice in selected:
-                selected.remove(choice)
-            else:
-                selected.append(choice)
-            conv.data["selected"] = [o for o in options if o in selected]
+            conv.data["selected"] = toggle_at(conv.data.get("selected", []), options, index)
             await self.conversations.save(telegram_id, FLOW, step, conv.data, self.clock.now())
             return Progress(
                 member=member,

@@ -285,7 +285,7 @@ async def test_call_answered_by_citizen_updates_coordinator_summary(
     await bot_says(page, COORDINATOR_ID, "Quels thèmes")
     await tap(page, COORDINATOR_ID, label("calls.button.all_themes"))
     await bot_says(page, COORDINATOR_ID, "À qui")
-    await tap(page, COORDINATOR_ID, label("calls.button.everyone"))
+    await tap(page, COORDINATOR_ID, label("audience.button.everyone"))
     preview = await bot_says(page, COORDINATOR_ID, "recevront")
     assert await preview.locator(".kb", has_text=label("calls.button.send_now")).count() == 1
     await shots("call-preview")
