@@ -328,3 +328,12 @@ class CallRepository:
             "UPDATE call_reminders SET sent_at = ? WHERE call_id = ? AND due_at = ?",
             (to_db_time(now), call_id, to_db_time(due_at)),
         )
+
+    async def reminders(self, call_id: int) -> list[tuple[datetime, datetime | None]]:
+        rows = await self.db.fetch_all(
+            "SELECT due_at, sent_at FROM call_reminders WHERE call_id = ? ORDER BY due_at",
+            (call_id,),
+        )
+        return [
+            (from_db_time(r["due_at"]) or datetime.min, from_db_time(r["sent_at"])) for r in rows
+        ]
