@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from storage.audience import Audience, AudienceRepository, RecipientRepository
 from storage.calls import CallRepository
-from storage.db import SqliteDatabase
+from storage.sqlite import SqliteDatabase
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard, seed_members
 from tests.test_calls import FAST, draft_call, start_coordinator
