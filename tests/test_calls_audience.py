@@ -232,7 +232,7 @@ async def test_the_migration_backfills_recipients_of_earlier_calls(tmp_path):
     path = tmp_path / "old.db"
     db = SqliteDatabase(path)
     await db.connect(migrate=False)
-    await db.migrate(target=8)
+    await db.migrate(target=9)
     stamp = "2026-03-01T10:00:00.000000Z"
     async with db.transaction():
         await db.execute(
