@@ -79,7 +79,7 @@ async def test_double_taps_on_close_cancel_and_remind_act_once(server, make_bot)
     done = await asyncio.gather(
         coord.press("Oui, annuler l'appel", confirm), coord.press("Oui, annuler l'appel", confirm)
     )
-    assert sorted("prévenus" in (d.text or "") for d in done) == [False, True]
+    assert sorted("annulé" in (d.text or "") for d in done) == [False, True]
     await bot.drain()
     assert len([m for m in alice.messages if "❌" in m.content]) == 1
 

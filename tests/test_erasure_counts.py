@@ -40,7 +40,7 @@ async def test_forget_keeps_closed_calls_answers_and_declined_proposals_counted(
     await bot.drain()
     for member_id in (ALICE, 7_770_002, 7_770_003):
         await services.calls.answer(call.id, member_id, True)
-    assert await services.calls.close(call.id, COORDINATOR_ID) is not None
+    assert await services.call_management.close(call.id, COORDINATOR_ID) is not None
     repo = InitiativeRepository(services.db)
     declined = await repo.create(
         author_id=ALICE,
