@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -399,3 +400,25 @@ async def test_stats_and_export_count_reports_without_their_content(server, bot,
     assert rows[0][:3] == ["numero", "type", "urgent"]
     assert [r[4] for r in rows[1:]] == ["taken", "new"]
     assert b"Secret" not in body and b"ne sort plus" not in body
+
+
+@pytest.mark.sqlite_only  # about the SQLite files themselves: the WAL, freed pages, the outbox
+async def test_an_erased_report_leaves_no_copy_in_the_database_files(server, bot, clock):
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    alice = await onboard(server, 1001, "Alice")
+    number = await report(alice, description="Madame Zébulonne ne sort plus de chez elle.")
+    await bot.drain()
+    await open_from_queue(coco, number)
+    await coco.press("✅ C'est réglé")
+    await bot.drain()
+    path = Path(bot.settings.database.path)
+    files = (path, Path(f"{path}-wal"))
+
+    def copies() -> list[str]:
+        return [f.name for f in files if f.exists() and "Zébulonne".encode() in f.read_bytes()]
+
+    assert copies()  # the description is in the files while the report lives
+    clock.advance(timedelta(days=185))
+    await bot.tick()
+    assert (await stored(bot, number)).description is None
+    assert copies() == []
