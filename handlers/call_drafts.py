@@ -171,7 +171,8 @@ async def on_input(
     if coord is None:
         return
     photo = message.photo[-1].file_id if message.photo else None
-    text = message.text if message.text is not None else message.caption
+    # A caption counts with a photo only: a document or a video is not the call's text.
+    text = message.text if message.text is not None else (message.caption if photo else None)
     drafts = _drafts(context)
     view = await drafts.draft_input(member.telegram_id, text, photo)
     if view is None:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from bot.inputs import Problem, check, clean, echo, parse_int, utf16_cut, utf16_len, visible
+from tests.conftest import COORDINATOR_ID
 from tests.test_calls import draft_call, start_coordinator
 from tests.test_initiatives import propose
 from tests.test_pairs import _next_checkin, coordinator, paired, sent_kinds
@@ -229,3 +230,70 @@ async def test_a_pair_without_any_answer_is_not_shown_on_track(server, bot, cloc
     await alice.press("Ça avance", message=ask)
     assert (await bot.state.pair(pair_id)).health == "on_track"
     assert (await bot.services.stats.community()).pairs == {"on_track": 1}
+
+
+async def _every_kind_gets_an_answer(user: Any, expected: str | None = None) -> None:
+    """A sticker, a voice note, a location, a document and a photo: each gets one answer and
+    changes nothing (the caller checks the step after)."""
+    for send in (
+        lambda: user.send_sticker(),
+        lambda: user.send_voice(),
+        lambda: user.send_location(44.84, -0.58),
+        lambda: user.send_document(b"x", "note.txt", caption="une pièce jointe"),
+        lambda: user.send_photo(),
+    ):
+        await send()
+        answer = await user.receive()
+        assert OOPS not in answer.content
+        if expected:
+            assert expected in answer.content, answer.content
+
+
+async def test_every_step_answers_every_kind_of_message(server, bot):
+    alice = await _at_name_step(server, 1001)
+    await _every_kind_gets_an_answer(alice, "J'attends une réponse écrite")
+    await alice.send("Alice")
+    await alice.receive(contains="Où habitez-vous")
+    await _every_kind_gets_an_answer(alice)
+    await alice.send("Blaye")  # typed where a button is expected
+    assert "boutons" in (await alice.receive()).content
+    await alice.press("Blaye")
+    await alice.receive(contains="thèmes")
+    await _every_kind_gets_an_answer(alice)
+    assert (await bot.state.member(1001)).territory == "Blaye"
+
+    coord = await start_coordinator(server, bot)
+    await coord.send("/appel")
+    await coord.receive(contains="Nouvel appel")
+    await coord.send_sticker()
+    await coord.receive(contains="J'attends le texte")
+    await coord.send("Qui peut aider ?")
+    await coord.receive(contains="Où ?")
+    await _every_kind_gets_an_answer(coord)
+    await coord.send("Mairie")
+    await coord.receive(contains="Quand ?")
+    await _every_kind_gets_an_answer(coord)
+    await coord.send("demain 14h")
+    await coord.receive(contains="Combien")
+    await _every_kind_gets_an_answer(coord)
+    await coord.send("3")
+    await coord.receive(contains="Jusqu'à quand")
+    await _every_kind_gets_an_answer(coord)
+    [draft] = [c for c in await bot.state.conversations.all() if c.flow == "call"]
+    assert draft.step == "deadline" and draft.data["needed"] == 3
+    assert draft.data["place"] == "Mairie" and draft.data["text"] == "Qui peut aider ?"
+    await coord.press("Annuler")
+
+    await coord.send("/proposer")
+    await coord.receive(contains="titre de votre initiative")
+    await _every_kind_gets_an_answer(coord, "pas une photo")
+    await coord.send("Titre")
+    await coord.receive(contains="Décrivez")
+    await _every_kind_gets_an_answer(coord, "pas une photo")
+    await coord.send("Description")
+    await coord.receive(contains="thème")
+    await _every_kind_gets_an_answer(coord)
+    proposal = await bot.state.conversations.get(COORDINATOR_ID, "proposal")
+    assert proposal is not None and proposal.step == "theme"
+    assert proposal.data == {"title": "Titre", "description": "Description"}
+    _no_oops(alice, coord)
