@@ -183,6 +183,17 @@ async def post_photo(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "message": message_json(message)})
 
 
+# Where a sandbox phone "is" when it shares its location: the centre of Blaye.
+DEMO_LOCATION = (45.1274, -0.6625)
+
+
+async def post_location(request: web.Request) -> web.Response:
+    """The attachment menu's "Location": shares a fixed point, as a phone's GPS would."""
+    _sandbox, user = _phone_user(request)
+    message = await user.send_location(*DEMO_LOCATION)
+    return web.json_response({"ok": True, "message": message_json(message)})
+
+
 async def get_file(request: web.Request) -> web.Response:
     """A photo or document shown in a phone, by its file id (what the bot sent)."""
     sandbox = request.app[SANDBOX_KEY]
@@ -350,6 +361,7 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
     app.router.add_post("/api/phones/{user_id}/send", post_send)
     app.router.add_post("/api/phones/{user_id}/press", post_press)
     app.router.add_post("/api/phones/{user_id}/photo", post_photo)
+    app.router.add_post("/api/phones/{user_id}/location", post_location)
     app.router.add_get("/api/phones/{user_id}/document/{message_id}", get_document)
     app.router.add_get("/api/files/{file_id}", get_file)
     app.router.add_post("/api/language", post_language)

@@ -10,6 +10,7 @@ const I18N = {
     citizen: "Habitant·e", ambassador: "Porte-voix", technician: "Jardinière technicienne",
     coordinator: "Coordinatrice",
     placeholder: "Écrire un message…", send: "Envoyer", photo: "Envoyer une photo",
+    location: "Envoyer ma position", locationStub: "📍 Position partagée",
     menu: "Menu des commandes", addCitizen: "Ajouter un habitant",
     clockTitle: "Horloge du bot", plusHour: "+1 h", plusDay: "+1 jour", plusFortnight: "+14 jours",
     clockHint: "Avancer le temps déclenche les rappels et les points d'étape dus.",
@@ -31,6 +32,7 @@ const I18N = {
     citizen: "Citizen", ambassador: "Ambassador", technician: "Technician gardener",
     coordinator: "Coordinator",
     placeholder: "Write a message…", send: "Send", photo: "Send a photo",
+    location: "Share my location", locationStub: "📍 Location shared",
     menu: "Command menu", addCitizen: "Add a citizen",
     clockTitle: "Bot clock", plusHour: "+1 h", plusDay: "+1 day", plusFortnight: "+14 days",
     clockHint: "Moving time forward fires the reminders and check-ins that fall due.",
@@ -147,6 +149,10 @@ function buildPhone(data) {
   });
   node.querySelector(".menu-btn").addEventListener("click", () => toggleMenu(phone));
   node.querySelector(".attach").addEventListener("click", () => file.click());
+  node.querySelector(".locate").addEventListener("click", () => {
+    fetch(`/api/phones/${data.id}/location`, { method: "POST" })
+      .catch((e) => toast(phone, e.message));
+  });
   file.addEventListener("change", () => {
     if (!file.files || !file.files[0]) return;
     const form = new FormData();
@@ -204,6 +210,12 @@ function renderMessage(phone, message) {
     badge.textContent = ext || "DOC";
     link.append(badge, ` ${message.document.file_name} — ${t("download")}`);
     el.appendChild(link);
+  }
+  if (message.kind === "location") {
+    const pin = document.createElement("span");
+    pin.className = "location";
+    pin.textContent = t("locationStub");
+    el.appendChild(pin);
   }
   if (message.kind === "sticker") {
     const s = document.createElement("span");
