@@ -110,16 +110,16 @@ async def test_a_caller_who_gives_up_does_not_stop_the_batch():
 
 
 async def test_a_database_failure_fails_the_batch_at_once_without_retrying_each_press():
-    import sqlite3
+    from storage.db import DatabaseError
 
     calls: list[list[int]] = []
 
     async def handle(batch: list[int]) -> list[int]:
         calls.append(batch)
         await asyncio.sleep(0)
-        raise sqlite3.OperationalError("database is locked")
+        raise DatabaseError("database is locked")  # what every backend raises
 
-    batcher: Batcher[int, int] = Batcher(handle, systemic=(sqlite3.Error,))
+    batcher: Batcher[int, int] = Batcher(handle, systemic=(DatabaseError,))
     results = await asyncio.gather(*(batcher.submit(n) for n in range(5)), return_exceptions=True)
-    assert all(isinstance(r, sqlite3.OperationalError) for r in results)
+    assert all(isinstance(r, DatabaseError) for r in results)
     assert calls == [[0, 1, 2, 3, 4]]  # one attempt, not five more one by one

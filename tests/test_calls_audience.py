@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from storage.audience import Audience, AudienceRepository, RecipientRepository
 from storage.calls import CallRepository
 from storage.sqlite import SqliteDatabase
@@ -119,9 +121,7 @@ async def test_an_audience_by_role_reaches_only_those_roles(server, make_bot):
     await seed_members(bot, range(2003, 2010))
     async with bot.services.db.transaction():
         for uid in (2003, 2004):
-            await bot.services.db.execute(
-                "UPDATE members SET is_citizen_gardener = ? WHERE telegram_id = ?", (True, uid)
-            )
+            await bot.state.members.update(uid, is_citizen_gardener=True)
     await coord.send("/appel")
     await coord.receive(contains="Nouvel appel")
     for answer in ("Tri des déchets", "Blaye", "05/03 14h30", "2"):
@@ -205,9 +205,8 @@ async def test_the_detail_screen_fits_many_long_names_and_offers_the_full_list(s
     long_name = "Marie-Bérénice de La Tour d'Auvergne " * 2
     async with bot.services.db.transaction():
         for uid in ids:
-            await bot.services.db.execute(
-                "UPDATE members SET display_name = ?, username = ? WHERE telegram_id = ?",
-                (f"{long_name}{uid}", f"user_with_a_long_name_{uid}", uid),
+            await bot.state.members.update(
+                uid, display_name=f"{long_name}{uid}", username=f"user_with_a_long_name_{uid}"
             )
     await draft_call(coord, needed="50")
     await coord.press("Envoyer maintenant")
@@ -228,6 +227,7 @@ async def test_the_detail_screen_fits_many_long_names_and_offers_the_full_list(s
     assert all(f"{long_name}{uid}" in content for uid in ids)
 
 
+@pytest.mark.sqlite_only  # the SQLite migration, step by step, on a SQLite file
 async def test_the_migration_backfills_recipients_of_earlier_calls(tmp_path):
     path = tmp_path / "old.db"
     db = SqliteDatabase(path)
