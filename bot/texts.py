@@ -56,6 +56,25 @@ def pick_language(stored: str | None, telegram_code: str | None, default: str) -
 
 PluralRule = Callable[[int], int]
 
+NBSP: Final = "\u00a0"
+_BEFORE_MARK = re.compile(r" ([!?:;»])")
+
+
+def french_spacing(text: str) -> str:
+    """French puts a non-breaking space before ! ? : ; and inside « », so that a line never
+    starts with the mark. Applied to the catalogue's text only, never to what members typed.
+
+    U+00A0 rather than the thinner U+202F: every phone font has it.
+    """
+    return _BEFORE_MARK.sub(NBSP + r"\1", text).replace("« ", "«" + NBSP)
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+_TYPOGRAPHY: Final[dict[str, Callable[[str], str]]] = {"fr": french_spacing}
+
 
 class Texts:
     def __init__(
@@ -93,10 +112,11 @@ class Texts:
                         continue
                     if key in merged or key in forms:
                         raise ValueError(f"{lang}/{entry.name}: duplicate msgid {key}")
+                    typeset = _TYPOGRAPHY.get(lang, _as_is)
                     if isinstance(message.string, tuple):
-                        forms[key] = tuple(str(form or "") for form in message.string)
+                        forms[key] = tuple(typeset(str(form or "")) for form in message.string)
                     else:
-                        merged[key] = str(message.string or "")
+                        merged[key] = typeset(str(message.string or ""))
             catalogues[lang] = merged
             plurals[lang] = forms
         return cls(catalogues, default, plurals, rules)

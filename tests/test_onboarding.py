@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sandbox.fakeapi.users import seen
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard
 
@@ -18,7 +19,7 @@ async def test_full_onboarding_stores_every_answer(server, bot):
 
     await alice.press("J'accepte")
     ask_name = await alice.receive(contains="prénom ou pseudo")
-    assert "Garder « Alice »" in ask_name.buttons[0]
+    assert "Garder « Alice »" in map(seen, ask_name.buttons[0])
     await alice.send("Alice B.")
     await alice.receive(contains="Où habitez-vous")
     await alice.press("Libourne")
@@ -147,7 +148,7 @@ async def test_referral_is_counted_and_shown(server, bot):
     await onboard(server, 1013, "Noé", start_arg="r-nosuchcode")
     await amb.send("/profil")
     profile = await amb.receive(contains="Votre profil")
-    assert "Personnes venues grâce à vous : <b>2</b>" in profile.html
+    assert "Personnes venues grâce à vous : <b>2</b>" in seen(profile.html)
 
 
 async def test_pause_and_resume_are_recorded(server, bot):
@@ -275,7 +276,7 @@ async def test_profile_changes_an_answer(server, bot):
     updated = await jo.receive(contains="Votre profil")
     assert "Culture, Environnement" in updated.text
     await jo.press("Porte-voix : oui / non")
-    assert "Porte-voix : oui" in (await jo.receive(contains="Porte-voix")).text
+    assert "Porte-voix : oui" in seen((await jo.receive(contains="Porte-voix")).text)
     assert (await bot.state.member(1050)).themes == ["Culture", "Environnement"]
 
 

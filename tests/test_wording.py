@@ -150,3 +150,26 @@ async def test_supporters_digest_in_english_leaves_out_zero(server, bot):
     digest = await alice.receive(contains="News for")
     assert "1 new person ready to take part." in digest.text
     assert "supporter" not in digest.text
+
+
+async def test_french_marks_keep_a_non_breaking_space_but_typed_text_is_untouched(server, bot):
+    coord = await start_coordinator(server, bot)
+    await coord.send("/appel")
+    await coord.receive(contains="Nouvel appel")
+    await coord.send("Qui peut aider samedi ?")
+    where = await coord.receive(contains="Où")
+    assert "Où\u00a0?" in where.text and "Où ?" not in where.text  # never "Où" / "?" apart
+    await coord.send("Mairie : salle 2")
+    asked = await coord.receive(contains="Quand")
+    assert "Quand\u00a0?" in asked.text
+    await coord.send("05/03 14h30")
+    await coord.receive(contains="Combien")
+    await coord.send("3")
+    await coord.receive(contains="Jusqu'à quand")
+    await coord.press("2 h avant")
+    await coord.press("Tout le territoire")
+    await coord.press("Tous les thèmes")
+    await coord.press("Tout le monde")
+    preview = await coord.receive(contains="Appel à l'aide")
+    # What the coordinator typed keeps its ordinary spaces.
+    assert "Qui peut aider samedi ?" in preview.text and "Mairie : salle 2" in preview.text
