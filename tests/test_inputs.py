@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from bot.inputs import Problem, check, clean, echo, parse_int, utf16_cut, utf16_len, visible
+from sandbox.fakeapi.users import seen
 from tests.conftest import COORDINATOR_ID
 from tests.test_calls import draft_call, start_coordinator
 from tests.test_initiatives import propose
@@ -220,7 +221,8 @@ async def test_a_pair_without_any_answer_is_not_shown_on_track(server, bot, cloc
     assert (await bot.state.pair(pair_id)).health == "waiting"
     await coord.send("/binomes")
     overview = await coord.receive(contains="Binômes actifs")
-    assert "🟢 en route : 0" in overview.text and "sans réponse encore : 1" in overview.text
+    seen_text = seen(overview.text)
+    assert "🟢 en route : 0" in seen_text and "sans réponse encore : 1" in seen_text
     assert any(row[0].startswith("🕓 Alice") for row in overview.buttons)
     await coord.press(next(r[0] for r in overview.buttons if "Alice" in r[0]), message=overview)
     card = await coord.receive(contains="Binôme Alice ↔ Tom")
