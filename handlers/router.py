@@ -77,8 +77,17 @@ def build_offers(resumes: dict[str, InputHandler]) -> Handlers:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None or chat.type != ChatType.PRIVATE:
             return
-        conversation = await context.services.conversations.to_offer(user.id)
+        conversation, kept = await context.services.conversations.after_update(user.id)
+        texts = context.services.texts
+        if kept is not None and kept.flow in resumes and texts.has(f"flows.kept.{kept.flow}"):
+            # Another flow started: say the open one is kept, and where the next answer goes.
+            _, lang = await current_member(update, context)
+            await reply(update, context, t(context, lang, f"flows.kept.{kept.flow}"))
+            return
         if conversation is None or conversation.flow not in resumes:
+            return
+        if not texts.has(f"flows.offer.{conversation.flow}"):
+            log.warning("flow %s has no offer text", conversation.flow)
             return
         _, lang = await current_member(update, context)
         button = label(context, lang, "flows.button.continue")

@@ -20,10 +20,11 @@ from storage.db import Database, to_db_time
 
 _COLUMNS = "member_id, flow, step, data"
 
-# Members whose flow just ended while another stayed open, per database: a hint for the
-# router's offer ("you had a proposal in progress: continue?"). Losing it (a restart) loses
-# only the offer, never the draft: the next typed message still goes to the open flow.
-_ENDED: WeakKeyDictionary[Database, dict[int, str]] = WeakKeyDictionary()
+# What just happened to a member's flows, per database: a flow that ended ("ended") or one
+# that started ("started"). Hints for the router, which offers the other flow back ("you had
+# a proposal in progress: continue?") or says it is kept. Losing them (a restart) loses only
+# those sentences, never a draft: the next typed message still goes to the open flow.
+_HINTS: WeakKeyDictionary[Database, dict[int, dict[str, str]]] = WeakKeyDictionary()
 _MAX_HINTS = 10_000
 
 
@@ -81,37 +82,42 @@ class ConversationRepository:
         self, member_id: int, flow: str, step: str, data: dict[str, Any], now: datetime
     ) -> None:
         """Store this flow's step; it becomes the flow typed messages go to."""
-        await self.db.execute(
+        values = (step, json.dumps(data, ensure_ascii=False))
+        started = await self.db.execute(
             "INSERT INTO conversations (member_id, flow, step, data, turn, updated_at) "
             "VALUES (?, ?, ?, ?, (SELECT COALESCE(MAX(turn), 0) + 1 FROM conversations "
-            "WHERE member_id = ?), ?) "
-            "ON CONFLICT (member_id, flow) DO UPDATE SET step = excluded.step, "
-            "data = excluded.data, turn = excluded.turn, updated_at = excluded.updated_at",
-            (
-                member_id,
-                flow,
-                step,
-                json.dumps(data, ensure_ascii=False),
-                member_id,
-                to_db_time(now),
-            ),
+            "WHERE member_id = ?), ?) ON CONFLICT (member_id, flow) DO NOTHING",
+            (member_id, flow, *values, member_id, to_db_time(now)),
+        )
+        if started:
+            self._hint(member_id, "started", flow)
+            return
+        await self.db.execute(
+            "UPDATE conversations SET step = ?, data = ?, updated_at = ?, "
+            "turn = (SELECT MAX(turn) + 1 FROM conversations WHERE member_id = ?) "
+            "WHERE member_id = ? AND flow = ?",
+            (*values, to_db_time(now), member_id, member_id, flow),
         )
 
     async def clear(self, member_id: int, flow: str | None = None) -> None:
         """End one flow (or all of them); the others stay as they were."""
         if flow is None:
             await self.db.execute("DELETE FROM conversations WHERE member_id = ?", (member_id,))
-            _ENDED.get(self.db, {}).pop(member_id, None)
+            self.take_hints(member_id)
             return
         ended = await self.db.execute(
             "DELETE FROM conversations WHERE member_id = ? AND flow = ?", (member_id, flow)
         )
         if ended:
-            hints = _ENDED.setdefault(self.db, {})
-            if len(hints) > _MAX_HINTS:  # flows ended by sweepers, for members who never came back
-                hints.clear()
-            hints[member_id] = flow
+            self._hint(member_id, "ended", flow)
 
-    def take_ended(self, member_id: int) -> str | None:
-        """The flow of this member that ended since the last call, if any (then forgotten)."""
-        return _ENDED.get(self.db, {}).pop(member_id, None)
+    def _hint(self, member_id: int, what: str, flow: str) -> None:
+        hints = _HINTS.setdefault(self.db, {})
+        if len(hints) > _MAX_HINTS:  # flows ended by sweepers, for members who never came back
+            hints.clear()
+        hints.setdefault(member_id, {})[what] = flow
+
+    def take_hints(self, member_id: int) -> dict[str, str]:
+        """What happened to this member's flows since the last call: {"ended": flow,
+        "started": flow}, each when it did (then forgotten)."""
+        return _HINTS.get(self.db, {}).pop(member_id, {})

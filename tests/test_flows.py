@@ -24,6 +24,8 @@ async def test_relay_in_the_middle_of_a_proposal_loses_nothing(server, bot):
     # /binome in the middle of the draft: the typed message goes to the relay (asked last).
     await alice.send("/binome")
     await alice.receive(contains="Écrivez votre message pour Tom")
+    kept = await alice.receive(contains="Votre proposition en cours est gardée")
+    assert "question ci-dessus" in kept.text  # where the next message goes, said plainly
     await alice.send("Bonjour Tom")
     await alice.receive(contains="Message transmis à Tom")
     offer = await alice.receive(contains="Vous aviez une proposition en cours : continuer ?")
@@ -113,3 +115,20 @@ async def test_appel_resumes_a_call_draft_instead_of_replacing_it(server, bot):
     await coord.press("Annuler")
     await coord.send("/appel")
     await coord.receive(contains="Nouvel appel")
+
+
+def test_every_resumable_flow_has_its_sentences():
+    from bot.app import feature_modules
+    from bot.texts import LANGUAGES, Texts
+
+    texts = Texts.load()
+    flows = {flow for module in feature_modules() for flow in getattr(module, "RESUMES", {})}
+    assert {"proposal", "call", "onboarding", "pair_relay"} <= flows
+    missing = [
+        (lang, key)
+        for flow in sorted(flows)
+        for key in (f"flows.offer.{flow}", f"flows.kept.{flow}")
+        for lang in LANGUAGES
+        if key not in texts.catalogues[lang]
+    ]
+    assert missing == []

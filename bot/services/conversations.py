@@ -42,18 +42,29 @@ class ConversationService:
         return await self.repo.get(member_id)
 
     def forget_ended(self, member_id: int) -> None:
-        """Before an update: what ended earlier was already offered (or happened elsewhere)."""
-        self.repo.take_ended(member_id)
+        """Before an update: what happened earlier was already said (or happened elsewhere)."""
+        self.repo.take_hints(member_id)
 
-    async def to_offer(self, member_id: int) -> Conversation | None:
-        """After an update that ended one of the member's flows: the one still open, if any."""
-        ended = self.repo.take_ended(member_id)
-        if ended is None:
-            return None
-        remaining = await self.repo.get(member_id)
-        if remaining is None or remaining.flow == ended:
-            return None
-        return remaining
+    async def after_update(
+        self, member_id: int
+    ) -> tuple[Conversation | None, Conversation | None]:
+        """After an update: (the flow to offer back, the flow kept aside).
+
+        A flow that ended leaves the one still open to offer back ("continue?"); a flow that
+        started while another was open leaves that other one kept aside ("it is kept")."""
+        hints = self.repo.take_hints(member_id)
+        if "ended" in hints:
+            remaining = await self.repo.get(member_id)
+            if remaining is not None and remaining.flow != hints["ended"]:
+                return remaining, None
+            return None, None
+        if "started" in hints:
+            others = [
+                c for c in await self.repo.open_flows(member_id) if c.flow != hints["started"]
+            ]
+            if others:
+                return None, others[0]
+        return None, None
 
     async def bring_back(self, member_id: int, flow: str) -> Conversation | None:
         """The member continues this flow: its question is the one typed messages answer."""
