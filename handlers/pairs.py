@@ -346,8 +346,8 @@ def _card_screen(
     )
     if pair.status != "active":
         text += "\n" + t(context, lang, "pairs.card.ended")
-    if pair.initiative_id is not None:
-        text += "\n" + t(context, lang, "pairs.notice.initiative", id=pair.initiative_id)
+    if card.initiative is not None:
+        text += "\n" + t(context, lang, "pairs.notice.initiative", title=card.initiative)
     text += "\n\n" + ("\n".join(history) if history else t(context, lang, "pairs.card.no_history"))
     rows: Rows = []
     if pair.status == "active":

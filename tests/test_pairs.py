@@ -12,6 +12,7 @@ from sandbox.fakeapi.users import seen
 from storage.members import MemberRepository
 from storage.pairs import Pair
 from tests.conftest import COORDINATOR_ID
+from tests.test_initiatives_life import seed_initiatives
 
 BLAYE = "Blaye"
 PARIS = ZoneInfo("Europe/Paris")
@@ -472,6 +473,25 @@ async def test_nudge_interval_repair_and_end(server, bot):
     # Pressing the old confirmation again changes nothing.
     again = await coord.press_data(f"pair:1:enok:{new_id}")
     assert again.show_alert
+
+
+async def test_a_pair_made_for_an_initiative_opens_with_its_title(server, bot):
+    """Issue 16, item 1: the card formatted the initiative line without its title (KeyError,
+    "Oups"), so the coordinator lost the tools of exactly those pairs."""
+    coord = await coordinator(bot, server)
+    await person(bot, server, 101, "Alice", gardener=True)
+    await person(bot, server, 201, "Tom", capacity=3)
+    [initiative_id] = await seed_initiatives(bot, 101, [("Jardin <partagé>", BLAYE, "Culture")])
+    done = await bot.services.pairs.confirm_match(
+        101, 201, by=COORDINATOR_ID, initiative_id=initiative_id
+    )
+    assert done.outcome is ConfirmOutcome.CREATED
+    await coord.send("/binomes")
+    overview = await coord.receive(contains="Binômes actifs : 1")
+    await coord.press("🟢 Alice ↔ Tom", message=overview)
+    card = await coord.receive(contains="Binôme Alice ↔ Tom")
+    assert "Initiative : <b>Jardin &lt;partagé&gt;</b>" in card.html  # escaped
+    assert "🔔 Relancer" in [b for row in card.buttons for b in row]
 
 
 async def test_technician_who_leaves_frees_their_pairs(server, bot):

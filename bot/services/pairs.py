@@ -227,6 +227,8 @@ class PairCard:
     citizen: Member
     technician: Member
     history: list[CheckinLine]
+    initiative: str | None = None
+    """The title of the initiative the pair was made for, if any."""
 
 
 @dataclass
@@ -767,7 +769,9 @@ class PairService(FeatureService):
         checkins = await self.repo.checkins(pair_id, limit)
         answers = await self.repo.answers_for([c.id for c in checkins])
         history = [CheckinLine(c, [a for a in answers if a.checkin_id == c.id]) for c in checkins]
-        return PairCard(pair, people[pair.citizen_id], people[pair.technician_id], history)
+        title = await self.repo.initiative_title(pair.initiative_id) if pair.initiative_id else None
+        citizen, technician = people[pair.citizen_id], people[pair.technician_id]
+        return PairCard(pair, citizen, technician, history, title)
 
     async def nudge(self, coordinator_id: int, pair_id: int) -> bool:
         if not await self._is_coordinator(coordinator_id):
