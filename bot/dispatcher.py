@@ -35,7 +35,7 @@ from bot.clock import Clock
 from bot.config import SendingSettings
 from storage.db import Database
 from storage.members import MemberRepository
-from storage.outbox import Delivery, DeliveryResult, OutboxRepository, Payload
+from storage.outbox import Button, Delivery, DeliveryResult, OutboxRepository, Payload
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ START_WINDOW = 8  # requests in flight at first; grows by one per success up to 
 Observer = Callable[[Sequence[tuple[Delivery, DeliveryResult]]], Awaitable[None]]
 
 
-def keyboard(payload: Payload) -> InlineKeyboardMarkup | None:
-    if not payload.buttons:
+def markup(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
+    """The one conversion of our buttons to Telegram's (handlers' screens and queued sends)."""
+    if not any(rows):
         return None
     return InlineKeyboardMarkup(
         [
@@ -58,9 +59,14 @@ def keyboard(payload: Payload) -> InlineKeyboardMarkup | None:
                 else InlineKeyboardButton(b.text, callback_data=b.data)
                 for b in row
             ]
-            for row in payload.buttons
+            for row in rows
+            if row
         ]
     )
+
+
+def keyboard(payload: Payload) -> InlineKeyboardMarkup | None:
+    return markup(payload.buttons)
 
 
 def lane_args(bot: ExtBot[Any], lane: str) -> dict[str, str] | None:

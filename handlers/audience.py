@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.callbacks import Press
 from bot.context import AppContext
 from bot.services.audience import AudienceStep
-from handlers.checklist import Rows, checklist_rows
-from handlers.common import label, t
+from handlers.checklist import checklist_rows
+from handlers.common import button, label, t
+from storage.outbox import Rows
 
 PROMPTS = {
     AudienceStep.TERRITORIES: "audience.ask.territories",
@@ -38,8 +40,8 @@ def audience_screen(
     lang: str,
     step: AudienceStep,
     data: Mapping[str, Any],
-    press: Callable[[int | None], str],
-    confirm: str,
+    press: Callable[[int | None], Press],
+    confirm: Press,
 ) -> tuple[str, Rows]:
     """The question and its checklist; `press(index)` is the data of ticking an option,
     `press(None)` of taking everyone, `confirm` of the confirm button."""
@@ -48,6 +50,6 @@ def audience_screen(
     rows = checklist_rows(
         option_labels(context, lang, step), [o in chosen for o in options], press
     )
-    rows.append([(label(context, lang, _EVERYONE[step]), press(None))])
-    rows.append([(label(context, lang, "common.button.confirm"), confirm)])
+    rows.append([button(label(context, lang, _EVERYONE[step]), press(None))])
+    rows.append([button(label(context, lang, "common.button.confirm"), confirm)])
     return t(context, lang, PROMPTS[step]), rows

@@ -17,10 +17,10 @@ from bot.services.call_drafts import (
     Step,
 )
 from handlers.audience import audience_screen
-from handlers.checklist import Rows
-from handlers.common import answer, coordinator, label, reply, show, stale, t, your_text
+from handlers.common import answer, button, coordinator, label, reply, show, stale, t, your_text
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.outbox import Button, Rows
 
 Act = CallAction
 DRAFT_ACTIONS = frozenset(
@@ -42,17 +42,17 @@ def _drafts(context: AppContext) -> CallDrafts:
     return context.services.call_drafts
 
 
-def _cancel_row(context: AppContext, lang: str) -> list[tuple[str, str]]:
-    return [(label(context, lang, "common.button.cancel"), CallPress(Act.CANCEL_DRAFT).pack())]
+def _cancel_row(context: AppContext, lang: str) -> list[Button]:
+    return [button(label(context, lang, "common.button.cancel"), CallPress(Act.CANCEL_DRAFT))]
 
 
-def _toggle(step: Step, index: int | None) -> str:
+def _toggle(step: Step, index: int | None) -> CallPress:
     where: int | Every = Every.ALL if index is None else index
-    return CallPress(Act.TOGGLE, step=step.value, index=where).pack()
+    return CallPress(Act.TOGGLE, step=step.value, index=where)
 
 
-def _deadline(preset: DeadlinePreset) -> str:
-    return CallPress(Act.DEADLINE, preset=preset.value).pack()
+def _deadline(preset: DeadlinePreset) -> CallPress:
+    return CallPress(Act.DEADLINE, preset=preset.value)
 
 
 def step_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, Rows]:
@@ -67,18 +67,21 @@ def step_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, R
             AudienceStep(step.value),
             view.data,
             lambda i: _toggle(step, i),
-            CallPress(Act.CONFIRM, step=step.value).pack(),
+            CallPress(Act.CONFIRM, step=step.value),
         )
     else:
         text = t(context, lang, _PROMPTS[step])
     if step is Step.DEADLINE:
         rows = [
             [
-                (
+                button(
                     label(context, lang, "calls.button.deadline_2h"),
                     _deadline(DeadlinePreset.TWO_HOURS),
                 ),
-                (label(context, lang, "calls.button.deadline_eve"), _deadline(DeadlinePreset.EVE)),
+                button(
+                    label(context, lang, "calls.button.deadline_eve"),
+                    _deadline(DeadlinePreset.EVE),
+                ),
             ]
         ]
     rows.append(_cancel_row(context, lang))
@@ -123,8 +126,8 @@ def _preview_actions(context: AppContext, lang: str, view: DraftView) -> tuple[s
     if view.error:
         text = t(context, lang, view.error, **view.error_params) + "\n\n" + text
     rows: Rows = [
-        [(label(context, lang, "calls.button.send_now"), CallPress(Act.SEND_NOW).pack())],
-        [(label(context, lang, "calls.button.schedule"), CallPress(Act.SCHEDULE).pack())],
+        [button(label(context, lang, "calls.button.send_now"), CallPress(Act.SEND_NOW))],
+        [button(label(context, lang, "calls.button.schedule"), CallPress(Act.SCHEDULE))],
         _cancel_row(context, lang),
     ]
     return text, rows

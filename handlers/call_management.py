@@ -16,10 +16,10 @@ from bot.services.call_buttons import CallAction, CallPress
 from bot.services.call_management import CallDetail, CallManagement
 from bot.services.calls import CallCounts
 from bot.texts import Raw
-from handlers.checklist import Rows
-from handlers.common import answer, label, reply, show, stale, t
+from handlers.common import answer, button, label, reply, show, stale, t
 from storage.calls import Call, Volunteer
 from storage.members import Member
+from storage.outbox import Rows
 
 Act = CallAction
 MANAGE_ACTIONS = frozenset(
@@ -28,8 +28,8 @@ MANAGE_ACTIONS = frozenset(
 VOLUNTEERS_SHOWN = 60
 
 
-def _on(action: CallAction, call_id: int) -> str:
-    return CallPress(action, call_id=call_id).pack()
+def _on(action: CallAction, call_id: int) -> CallPress:
+    return CallPress(action, call_id=call_id)
 
 
 def _manager(context: AppContext) -> CallManagement:
@@ -58,7 +58,7 @@ def _list_screen(
                 needed=call.needed,
             )
         )
-        rows.append([(f"#{call.id} · {service.title(call)[:40]}", _on(Act.VIEW, call.id))])
+        rows.append([button(f"#{call.id} · {service.title(call)[:40]}", _on(Act.VIEW, call.id))])
     return "\n\n".join(lines), rows
 
 
@@ -125,22 +125,28 @@ async def _detail_screen(
     rows: Rows = []
     if cut:
         rows.append(
-            [(label(context, lang, "calls.button.full_list"), _on(Act.FULL_LIST, call.id))]
+            [button(label(context, lang, "calls.button.full_list"), _on(Act.FULL_LIST, call.id))]
         )
     if call.status in ("open", "complete"):
         rows.append(
             [
-                (label(context, lang, "calls.button.remind"), _on(Act.REMIND, call.id)),
-                (label(context, lang, "calls.button.close"), _on(Act.CLOSE, call.id)),
+                button(label(context, lang, "calls.button.remind"), _on(Act.REMIND, call.id)),
+                button(label(context, lang, "calls.button.close"), _on(Act.CLOSE, call.id)),
             ]
         )
     elif call.status == "closed" and call.event_at > manager.clock.now():
-        rows.append([(label(context, lang, "calls.button.remind"), _on(Act.REMIND, call.id))])
+        rows.append(
+            [button(label(context, lang, "calls.button.remind"), _on(Act.REMIND, call.id))]
+        )
     if manager.cancellable(call):
         rows.append(
-            [(label(context, lang, "calls.button.cancel_call"), _on(Act.ASK_CANCEL, call.id))]
+            [
+                button(
+                    label(context, lang, "calls.button.cancel_call"), _on(Act.ASK_CANCEL, call.id)
+                )
+            ]
         )
-    rows.append([(label(context, lang, "common.button.back"), CallPress(Act.LIST).pack())])
+    rows.append([button(label(context, lang, "common.button.back"), CallPress(Act.LIST))])
     return text, rows
 
 
@@ -157,8 +163,8 @@ async def _cancel_screen(
     title = context.services.calls.title(detail.call)
     text = t(context, lang, key, title=title, count=count)
     rows: Rows = [
-        [(label(context, lang, "calls.button.cancel_confirm"), _on(Act.CANCEL, call_id))],
-        [(label(context, lang, "common.button.back"), _on(Act.VIEW, call_id))],
+        [button(label(context, lang, "calls.button.cancel_confirm"), _on(Act.CANCEL, call_id))],
+        [button(label(context, lang, "common.button.back"), _on(Act.VIEW, call_id))],
     ]
     return text, rows
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-Rows = list[list[tuple[str, str]]]
+from bot.callbacks import Press
+from handlers.common import button
+from storage.outbox import Rows
 
 TICKED = "✅ "
 UNTICKED = "▫️ "
 
 
 def checklist_rows(
-    labels: Sequence[str], ticked: Sequence[bool], data_for: Callable[[int], str]
+    labels: Sequence[str], ticked: Sequence[bool], data_for: Callable[[int], Press]
 ) -> Rows:
     """One row per option: its label with a tick or an empty box, pressing sends
     `data_for(index)`."""
     return [
-        [((TICKED if on else UNTICKED) + label, data_for(i))]
+        [button((TICKED if on else UNTICKED) + label, data_for(i))]
         for i, (label, on) in enumerate(zip(labels, ticked, strict=True))
     ]

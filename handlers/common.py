@@ -1,4 +1,4 @@
-"""What every feature's handlers share: routing of presses, language, replies, keyboards.
+"""What every feature's handlers share: routing of presses, language, replies, buttons.
 
 Callback data is packed and parsed by each feature's model (bot/callbacks.py); a press whose
 data does not parse is answered as stale and changes nothing. Authorisation is never read from
@@ -13,8 +13,6 @@ from typing import Any, TypeVar
 
 from telegram import (
     CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     Message,
     Update,
     User,
@@ -24,10 +22,12 @@ from telegram.error import BadRequest
 
 from bot.callbacks import LIMIT, READABLE, SEPARATOR, VERSION, CallbackError, Press
 from bot.context import AppContext
+from bot.dispatcher import markup
 from bot.inputs import echo, strict_int
 from bot.texts import pick_language
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.outbox import Button
 
 InputHandler = Callable[[Update, AppContext, Member, Conversation], Awaitable[None]]
 
@@ -99,29 +99,16 @@ def label(context: AppContext, lang: str, key: str, **params: Any) -> str:
     return plain(t(context, lang, key, **params))
 
 
-def markup(rows: Sequence[Sequence[tuple[str, str]]]) -> InlineKeyboardMarkup | None:
-    """Rows of (label, callback data); a data starting with http is a link button."""
-    if not rows:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(text, url=data)
-                if data.startswith(("http://", "https://"))
-                else InlineKeyboardButton(text, callback_data=data)
-                for text, data in row
-            ]
-            for row in rows
-            if row
-        ]
-    )
+def button(text: str, press: Press) -> Button:
+    """A button that sends this press back when tapped."""
+    return Button(text=text, data=press.pack())
 
 
 async def reply(
     update: Update,
     context: AppContext,
     text: str,
-    rows: Sequence[Sequence[tuple[str, str]]] = (),
+    rows: Sequence[Sequence[Button]] = (),
 ) -> Message:
     """A new message in the chat of this update (interactive lane: no rate_limit_args)."""
     chat = update.effective_chat
@@ -139,7 +126,7 @@ async def show(
     update: Update,
     context: AppContext,
     text: str,
-    rows: Sequence[Sequence[tuple[str, str]]] = (),
+    rows: Sequence[Sequence[Button]] = (),
 ) -> None:
     """Answer a button press by editing its message in place, or reply to a text message."""
     query = update.callback_query

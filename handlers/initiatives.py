@@ -32,6 +32,7 @@ from bot.texts import Raw
 from handlers.common import (
     Routes,
     answer,
+    button,
     current_member,
     denied,
     label,
@@ -46,8 +47,8 @@ from handlers.common import (
 from storage.conversations import Conversation
 from storage.initiatives import Initiative, SupportKind
 from storage.members import Member
+from storage.outbox import Button, Rows
 
-Rows = list[list[tuple[str, str]]]
 Filter = int | Pick
 """A list filter as buttons carry it: an index into the settings' list, or a Pick."""
 # Shown back so the member can shorten it, but the whole message must stay under 4096.
@@ -69,12 +70,14 @@ class Position(NamedTuple):
         return cls(data.territory, data.theme, data.page)
 
 
-def press(action: InitiativeAction, initiative_id: int = 0, at: Position | None = None) -> str:
+def press(
+    action: InitiativeAction, initiative_id: int = 0, at: Position | None = None
+) -> InitiativePress:
     """A list or detail button: the initiative (if any) and the list position it keeps."""
     at = at or Position()
     return InitiativePress(
         action, initiative_id=initiative_id, territory=at.territory, theme=at.theme, page=at.page
-    ).pack()
+    )
 
 
 _PROMPTS = {
@@ -99,14 +102,14 @@ def _draft(
     theme: Filter = Pick.ALL,
     territory: Filter = Pick.ALL,
     need: str = "",
-) -> str:
-    return InitiativePress(action, step=step, theme=theme, territory=territory, need=need).pack()
+) -> InitiativePress:
+    return InitiativePress(action, step=step, theme=theme, territory=territory, need=need)
 
 
 def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, Rows]:
     service = service_of(context)
     settings = context.services.settings
-    cancel = [(label(context, lang, "common.button.cancel"), _draft(Act.CANCEL_DRAFT))]
+    cancel = [button(label(context, lang, "common.button.cancel"), _draft(Act.CANCEL_DRAFT))]
     rows: Rows = []
     if view.step is Step.PREVIEW:
         text = (
@@ -114,10 +117,10 @@ def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, 
             + "\n\n"
             + service.draft_card(lang, view.values)
         )
-        rows = [[(label(context, lang, "initiatives.button.submit"), _draft(Act.SUBMIT))]]
+        rows = [[button(label(context, lang, "initiatives.button.submit"), _draft(Act.SUBMIT))]]
         for step in (Step.TITLE, Step.DESCRIPTION, Step.THEME, Step.TERRITORY, Step.NEEDS):
             key = f"initiatives.button.edit_{step}"
-            rows.append([(label(context, lang, key), _draft(Act.EDIT, step=step))])
+            rows.append([button(label(context, lang, key), _draft(Act.EDIT, step=step))])
         rows.append(cancel)
     else:
         text = t(context, lang, _PROMPTS[view.step], limit=LIMITS.get(view.step, 0))
@@ -127,18 +130,20 @@ def draft_screen(context: AppContext, lang: str, view: DraftView) -> tuple[str, 
             text += "\n\n" + t(context, lang, "initiatives.current_text", text=echo(current))
         if view.step is Step.THEME:
             themes = enumerate(settings.themes)
-            rows = [[(name, _draft(Act.THEME, theme=i))] for i, name in themes]
+            rows = [[button(name, _draft(Act.THEME, theme=i))] for i, name in themes]
         elif view.step is Step.TERRITORY:
             places = enumerate(settings.territories)
-            rows = [[(name, _draft(Act.TERRITORY, territory=i))] for i, name in places]
+            rows = [[button(name, _draft(Act.TERRITORY, territory=i))] for i, name in places]
             other = service.territory_label(lang, OTHER_TERRITORY)
-            rows.append([(other, _draft(Act.TERRITORY, territory=Pick.OTHER))])
+            rows.append([button(other, _draft(Act.TERRITORY, territory=Pick.OTHER))])
         elif view.step is Step.NEEDS:
             for need in NEEDS:
                 mark = "✅ " if need in view.needs else "▫️ "
                 need_label = label(context, lang, f"initiatives.need.{need}")
-                rows.append([(mark + need_label, _draft(Act.NEED, need=need))])
-            rows.append([(label(context, lang, "common.button.confirm"), _draft(Act.NEEDS_DONE))])
+                rows.append([button(mark + need_label, _draft(Act.NEED, need=need))])
+            rows.append(
+                [button(label(context, lang, "common.button.confirm"), _draft(Act.NEEDS_DONE))]
+            )
         rows.append(cancel)
     if view.error:
         error = t(context, lang, view.error, limit=view.limit)
@@ -280,9 +285,9 @@ async def my_initiatives(update: Update, context: AppContext) -> None:
     for item in items:
         if item.status == "changes":
             text = label(context, lang, "initiatives.button.edit_item", title=item.title[:40])
-            rows.append([(text, press(Act.REOPEN, item.id))])
+            rows.append([button(text, press(Act.REOPEN, item.id))])
         elif item.status == "published":
-            rows.append([("🔎 " + item.title[:40], press(Act.OPEN, item.id))])
+            rows.append([button("🔎 " + item.title[:40], press(Act.OPEN, item.id))])
     text = t(context, lang, "initiatives.mine_title") + "\n\n" + "\n\n".join(lines)
     await reply(update, context, text, rows)
 
@@ -334,23 +339,23 @@ def list_screen(
             supporters=item.supporters,
         )
         here = Position(territory, theme, found.page)
-        rows.append([("🔎 " + item.title[:40], press(Act.OPEN, item.id, here))])
-    nav: list[tuple[str, str]] = []
+        rows.append([button("🔎 " + item.title[:40], press(Act.OPEN, item.id, here))])
+    nav: list[Button] = []
     if found.page > 0:
         prev = label(context, lang, "common.button.previous")
-        nav.append((prev, press(Act.BROWSE, at=Position(territory, theme, found.page - 1))))
+        nav.append(button(prev, press(Act.BROWSE, at=Position(territory, theme, found.page - 1))))
     if found.page + 1 < found.pages:
         nxt = label(context, lang, "common.button.next")
-        nav.append((nxt, press(Act.BROWSE, at=Position(territory, theme, found.page + 1))))
+        nav.append(button(nxt, press(Act.BROWSE, at=Position(territory, theme, found.page + 1))))
     if nav:
         rows.append(nav)
     rows.append(
         [
-            (
+            button(
                 label(context, lang, "initiatives.button.filter_territory"),
                 press(Act.FILTER_TERRITORY, at=Position(theme=theme)),
             ),
-            (
+            button(
                 label(context, lang, "initiatives.button.filter_theme"),
                 press(Act.FILTER_THEME, at=Position(territory=territory)),
             ),
@@ -370,11 +375,11 @@ def filter_screen(
         places: list[tuple[str, Filter]] = [(n, i) for i, n in enumerate(settings.territories)]
         places.append((service.territory_label(lang, OTHER_TERRITORY), Pick.OTHER))
         places.append((everything, Pick.ALL))
-        rows = [[(name, press(Act.BROWSE, at=Position(i, other)))] for name, i in places]
+        rows = [[button(name, press(Act.BROWSE, at=Position(i, other)))] for name, i in places]
         return t(context, lang, "initiatives.filter.pick_territory"), rows
     themes: list[tuple[str, Filter]] = [(n, i) for i, n in enumerate(settings.themes)]
     themes.append((everything, Pick.ALL))
-    rows = [[(name, press(Act.BROWSE, at=Position(other, i)))] for name, i in themes]
+    rows = [[button(name, press(Act.BROWSE, at=Position(other, i)))] for name, i in themes]
     return t(context, lang, "initiatives.filter.pick_theme"), rows
 
 
@@ -413,7 +418,7 @@ def detail_screen(
         for kind, action in (("support", Act.SUPPORT), ("participate", Act.PARTICIPATE)):
             mark = "✅ " if kind in found.mine else ""
             text_label = mark + label(context, lang, f"initiatives.button.{kind}")
-            rows.append([(text_label, press(action, item.id, back))])
+            rows.append([button(text_label, press(action, item.id, back))])
     if found.is_author:
         if item.proposed_stage:
             text += "\n" + t(
@@ -427,7 +432,7 @@ def detail_screen(
             key = "initiatives.button.propose_stage"
             rows.append(
                 [
-                    (
+                    button(
                         label(context, lang, key, stage=name),
                         _stage(Act.PROPOSE_STAGE, item.id, stage),
                     )
@@ -438,14 +443,19 @@ def detail_screen(
             name = service.stage_label(lang, stage)
             key = "initiatives.button.set_stage"
             rows.append(
-                [(label(context, lang, key, stage=name), _stage(Act.SET_STAGE, item.id, stage))]
+                [
+                    button(
+                        label(context, lang, key, stage=name),
+                        _stage(Act.SET_STAGE, item.id, stage),
+                    )
+                ]
             )
-    rows.append([(label(context, lang, "common.button.back"), press(Act.BROWSE, at=back))])
+    rows.append([button(label(context, lang, "common.button.back"), press(Act.BROWSE, at=back))])
     return text, rows
 
 
-def _stage(action: InitiativeAction, initiative_id: int, stage: str) -> str:
-    return InitiativePress(action, initiative_id=initiative_id, stage=stage).pack()
+def _stage(action: InitiativeAction, initiative_id: int, stage: str) -> InitiativePress:
+    return InitiativePress(action, initiative_id=initiative_id, stage=stage)
 
 
 async def _browse(

@@ -24,6 +24,7 @@ from bot.services.initiatives import (
 from handlers.common import (
     Routes,
     answer,
+    button,
     coordinator,
     denied,
     label,
@@ -34,16 +35,17 @@ from handlers.common import (
     t,
     your_text,
 )
-from handlers.initiatives import Rows, service_of
+from handlers.initiatives import service_of
 from storage.conversations import Conversation
 from storage.initiatives import Initiative
 from storage.members import Member
+from storage.outbox import Button, Rows
 
 Act = ModerationAction
 
 
-def _queue_at(position: int) -> str:
-    return ModerationPress(Act.QUEUE, position=position).pack()
+def _queue_at(position: int) -> ModerationPress:
+    return ModerationPress(Act.QUEUE, position=position)
 
 
 def queue_screen(
@@ -56,21 +58,19 @@ def queue_screen(
     item = items[position]
     text = t(context, lang, "initiatives.queue_head", position=position + 1, total=len(items))
     text += "\n\n" + service.card(lang, item)
-    rows: Rows = [
-        [(b.text, b.data or "")] for row in service.moderation_buttons(lang, item.id) for b in row
-    ]
-    nav: list[tuple[str, str]] = []
+    rows: Rows = [[b] for row in service.moderation_buttons(lang, item.id) for b in row]
+    nav: list[Button] = []
     if position > 0:
-        nav.append((label(context, lang, "common.button.previous"), _queue_at(position - 1)))
+        nav.append(button(label(context, lang, "common.button.previous"), _queue_at(position - 1)))
     if position + 1 < len(items):
-        nav.append((label(context, lang, "common.button.next"), _queue_at(position + 1)))
+        nav.append(button(label(context, lang, "common.button.next"), _queue_at(position + 1)))
     if nav:
         rows.append(nav)
     return text, rows
 
 
 def _back_to_queue(context: AppContext, lang: str) -> Rows:
-    return [[(label(context, lang, "initiatives.button.queue"), _queue_at(0))]]
+    return [[button(label(context, lang, "initiatives.button.queue"), _queue_at(0))]]
 
 
 async def proposals(update: Update, context: AppContext) -> None:
@@ -119,7 +119,7 @@ async def _ask_message(
     text = t(context, lang, key, title=result.initiative.title, limit=MESSAGE_MAX)
     if error:
         text = error + "\n\n" + text
-    rows = [[(label(context, lang, "common.button.cancel"), ModerationPress(Act.CANCEL).pack())]]
+    rows = [[button(label(context, lang, "common.button.cancel"), ModerationPress(Act.CANCEL))]]
     await reply(update, context, text, rows)
 
 

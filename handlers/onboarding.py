@@ -19,6 +19,7 @@ from bot.texts import Raw
 from handlers import menu
 from handlers.common import (
     answer,
+    button,
     current_member,
     label,
     language_for,
@@ -30,9 +31,9 @@ from handlers.common import (
 )
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.outbox import Rows
 
 Act = OnboardingAction
-Rows = list[list[tuple[str, str]]]
 
 _PROMPTS = {
     Step.NAME: "onboarding.ask.name",
@@ -46,8 +47,10 @@ _PROMPTS = {
 }
 
 
-def _press(action: OnboardingAction, step: Step, index: int = 0, yes: bool = False) -> str:
-    return OnboardingPress(action, step=step, index=index, yes=yes).pack()
+def _press(
+    action: OnboardingAction, step: Step, index: int = 0, yes: bool = False
+) -> OnboardingPress:
+    return OnboardingPress(action, step=step, index=index, yes=yes)
 
 
 def step_screen(context: AppContext, lang: str, progress: Progress) -> tuple[str, Rows]:
@@ -62,30 +65,36 @@ def step_screen(context: AppContext, lang: str, progress: Progress) -> tuple[str
         keep = label(
             context, lang, "onboarding.button.keep_name", name=progress.member.display_name
         )
-        rows = [[(keep, OnboardingPress(Act.KEEP_NAME).pack())]]
+        rows = [[button(keep, OnboardingPress(Act.KEEP_NAME))]]
     elif step is Step.TERRITORY:
         places: list[tuple[str, int | Pick]] = [
             (name, i) for i, name in enumerate(settings.territories)
         ]
         places.append((label(context, lang, "onboarding.button.other"), Pick.OTHER))
-        rows = [[(name, OnboardingPress(Act.TERRITORY, territory=i).pack())] for name, i in places]
+        rows = [[button(name, OnboardingPress(Act.TERRITORY, territory=i))] for name, i in places]
     elif step in (Step.THEMES, Step.TECH_TERRITORIES):
         options = settings.themes if step is Step.THEMES else settings.territories
         rows = [
             [
-                (
+                button(
                     ("✅ " if name in progress.selected else "▫️ ") + name,
                     _press(Act.TOGGLE, step, index=i),
                 )
             ]
             for i, name in enumerate(options)
         ]
-        rows.append([(label(context, lang, "common.button.confirm"), _press(Act.CONFIRM, step))])
+        rows.append(
+            [button(label(context, lang, "common.button.confirm"), _press(Act.CONFIRM, step))]
+        )
     elif step in (Step.AMBASSADOR, Step.GARDENER):
         rows = [
             [
-                (label(context, lang, "common.button.yes"), _press(Act.YES_NO, step, yes=True)),
-                (label(context, lang, "common.button.no"), _press(Act.YES_NO, step, yes=False)),
+                button(
+                    label(context, lang, "common.button.yes"), _press(Act.YES_NO, step, yes=True)
+                ),
+                button(
+                    label(context, lang, "common.button.no"), _press(Act.YES_NO, step, yes=False)
+                ),
             ]
         ]
     if progress.error:
@@ -174,13 +183,14 @@ async def start(update: Update, context: AppContext) -> None:
                 t(context, lang, "consent.months", count=services.settings.retention_months)
             ),
         )
+        accept = OnboardingPress(Act.ACCEPT, start=arg or "")
         try:  # the /start payload rides on the button when it fits, else it is dropped
-            accept = OnboardingPress(Act.ACCEPT, start=arg or "").pack()
+            accept.pack()
         except CallbackError:
-            accept = OnboardingPress(Act.ACCEPT).pack()
+            accept = OnboardingPress(Act.ACCEPT)
         rows = [
-            [(label(context, lang, "consent.button.accept"), accept)],
-            [(label(context, lang, "consent.button.refuse"), OnboardingPress(Act.REFUSE).pack())],
+            [button(label(context, lang, "consent.button.accept"), accept)],
+            [button(label(context, lang, "consent.button.refuse"), OnboardingPress(Act.REFUSE))],
         ]
         await reply(update, context, text, rows)
         return

@@ -25,6 +25,7 @@ from bot.texts import Raw
 from handlers.common import (
     Routes,
     answer,
+    button,
     coordinator,
     current_member,
     label,
@@ -37,9 +38,9 @@ from handlers.common import (
 )
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.outbox import Rows
 from storage.pairs import EndReason
 
-Rows = list[list[tuple[str, str]]]
 SHOWN_PROPOSALS = 10
 SHOWN_UNMATCHED = 30
 
@@ -65,9 +66,9 @@ async def binome(update: Update, context: AppContext) -> None:
         return
     rows = [
         [
-            (
+            button(
                 f"{p.other.display_name} — {service.role(lang, p.other)}",
-                PairPress(PairAction.CHOOSE_PEER, pair_id=p.pair_id).pack(),
+                PairPress(PairAction.CHOOSE_PEER, pair_id=p.pair_id),
             )
         ]
         for p in peers
@@ -87,9 +88,9 @@ async def _start_relay(
         t(context, lang, "pairs.relay.prompt", name=peer.other.display_name),
         [
             [
-                (
+                button(
                     label(context, lang, "common.button.cancel"),
-                    PairPress(PairAction.CANCEL_RELAY).pack(),
+                    PairPress(PairAction.CANCEL_RELAY),
                 )
             ]
         ],
@@ -173,9 +174,9 @@ async def resume_note(
     answer_id = int(conversation.data.get("answer_id", 0))
     skip = [
         [
-            (
+            button(
                 label(context, member.language, "common.button.skip"),
-                PairPress(PairAction.SKIP_NOTE, answer_id=answer_id).pack(),
+                PairPress(PairAction.SKIP_NOTE, answer_id=answer_id),
             )
         ]
     ]
@@ -236,9 +237,9 @@ def _overview_screen(context: AppContext, lang: str, overview: Overview) -> tupl
     )
     rows: Rows = [
         [
-            (
+            button(
                 f"{_icon(pair.health)} {citizen.display_name} ↔ {tech.display_name}",
-                PairPress(PairAction.CARD, pair_id=pair.id).pack(),
+                PairPress(PairAction.CARD, pair_id=pair.id),
             )
         ]
         for pair, citizen, tech in overview.pairs
@@ -281,26 +282,22 @@ def _proposals_screen(context: AppContext, lang: str, view: MatchView) -> tuple[
             if pending <= SHOWN_PROPOSALS:
                 rows.append(
                     [
-                        (
+                        button(
                             label(context, lang, "pairs.button.confirm_one", n=n),
-                            PairPress(
-                                PairAction.CONFIRM_PROPOSAL, proposal_id=line.proposal.id
-                            ).pack(),
+                            PairPress(PairAction.CONFIRM_PROPOSAL, proposal_id=line.proposal.id),
                         ),
-                        (
+                        button(
                             label(context, lang, "pairs.button.skip_one", n=n),
-                            PairPress(
-                                PairAction.SKIP_PROPOSAL, proposal_id=line.proposal.id
-                            ).pack(),
+                            PairPress(PairAction.SKIP_PROPOSAL, proposal_id=line.proposal.id),
                         ),
                     ]
                 )
     if pending:
         rows.append(
             [
-                (
+                button(
                     label(context, lang, "pairs.button.confirm_all", count=pending),
-                    PairPress(PairAction.CONFIRM_BATCH, batch=view.batch).pack(),
+                    PairPress(PairAction.CONFIRM_BATCH, batch=view.batch),
                 )
             ]
         )
@@ -353,23 +350,23 @@ def _card_screen(
     if pair.status == "active":
         rows = [
             [
-                (
+                button(
                     label(context, lang, "pairs.button.nudge"),
-                    PairPress(PairAction.NUDGE, pair_id=pair.id).pack(),
+                    PairPress(PairAction.NUDGE, pair_id=pair.id),
                 ),
-                (
+                button(
                     label(context, lang, "pairs.button.interval"),
-                    PairPress(PairAction.INTERVAL_MENU, pair_id=pair.id).pack(),
+                    PairPress(PairAction.INTERVAL_MENU, pair_id=pair.id),
                 ),
             ],
             [
-                (
+                button(
                     label(context, lang, "pairs.button.repair"),
-                    PairPress(PairAction.ASK_REPAIR, pair_id=pair.id).pack(),
+                    PairPress(PairAction.ASK_REPAIR, pair_id=pair.id),
                 ),
-                (
+                button(
                     label(context, lang, "pairs.button.end"),
-                    PairPress(PairAction.ASK_END, pair_id=pair.id).pack(),
+                    PairPress(PairAction.ASK_END, pair_id=pair.id),
                 ),
             ],
         ]
@@ -456,9 +453,9 @@ async def _answer(
         text += "\n\n" + t(context, lang, "pairs.note.ask", limit=NOTE_MAX)
         rows = [
             [
-                (
+                button(
                     label(context, lang, "common.button.skip"),
-                    PairPress(PairAction.SKIP_NOTE, answer_id=result.answer.id).pack(),
+                    PairPress(PairAction.SKIP_NOTE, answer_id=result.answer.id),
                 )
             ]
         ]
@@ -602,16 +599,16 @@ async def _interval_menu(
         return
     rows: Rows = [
         [
-            (
+            button(
                 label(context, lang, "pairs.button.days", days=d),
-                PairPress(PairAction.INTERVAL_SET, pair_id=pair_id, days=d).pack(),
+                PairPress(PairAction.INTERVAL_SET, pair_id=pair_id, days=d),
             )
             for d in INTERVAL_CHOICES
         ],
         [
-            (
+            button(
                 label(context, lang, "common.button.back"),
-                PairPress(PairAction.CARD_BACK, pair_id=pair_id).pack(),
+                PairPress(PairAction.CARD_BACK, pair_id=pair_id),
             )
         ],
     ]
@@ -675,15 +672,14 @@ async def _ask(
     )
     rows: Rows = [
         [
-            (
-                label(context, lang, "common.button.confirm"),
-                PairPress(action, pair_id=pair_id).pack(),
+            button(
+                label(context, lang, "common.button.confirm"), PairPress(action, pair_id=pair_id)
             )
         ],
         [
-            (
+            button(
                 label(context, lang, "common.button.back"),
-                PairPress(PairAction.CARD_BACK, pair_id=pair_id).pack(),
+                PairPress(PairAction.CARD_BACK, pair_id=pair_id),
             )
         ],
     ]

@@ -11,6 +11,7 @@ from bot.context import AppContext
 from bot.services.privacy import PrivacyAction, PrivacyPress
 from handlers.common import (
     answer,
+    button,
     current_member,
     label,
     reply,
@@ -45,12 +46,12 @@ async def forget(update: Update, context: AppContext) -> None:
         return
     rows = [
         [
-            (
+            button(
                 label(context, lang, "privacy.button.confirm"),
-                PrivacyPress(PrivacyAction.ERASE, member_id=member.telegram_id).pack(),
+                PrivacyPress(PrivacyAction.ERASE, member_id=member.telegram_id),
             )
         ],
-        [(label(context, lang, "common.button.cancel"), PrivacyPress(PrivacyAction.KEEP).pack())],
+        [button(label(context, lang, "common.button.cancel"), PrivacyPress(PrivacyAction.KEEP))],
     ]
     await reply(update, context, t(context, lang, "privacy.confirm"), rows)
 

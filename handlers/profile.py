@@ -12,6 +12,7 @@ from handlers import menu
 from handlers.common import (
     Routes,
     answer,
+    button,
     coordinator,
     label,
     onboarded_member,
@@ -22,32 +23,32 @@ from handlers.common import (
 )
 from handlers.onboarding import render, summary_text
 from storage.members import Member
+from storage.outbox import Button, Rows
 
 Act = ProfileAction
-Rows = list[list[tuple[str, str]]]
 
 
 def profile_rows(context: AppContext, lang: str, member: Member) -> Rows:
-    def button(key: str, action: ProfileAction, step: Step = Step.NAME) -> tuple[str, str]:
-        return (label(context, lang, key), ProfilePress(action, step=step).pack())
+    def choice(key: str, action: ProfileAction, step: Step = Step.NAME) -> Button:
+        return button(label(context, lang, key), ProfilePress(action, step=step))
 
     rows: Rows = [
-        [button("profile.button.name", Act.EDIT, Step.NAME)],
-        [button("profile.button.territory", Act.EDIT, Step.TERRITORY)],
-        [button("profile.button.themes", Act.EDIT, Step.THEMES)],
+        [choice("profile.button.name", Act.EDIT, Step.NAME)],
+        [choice("profile.button.territory", Act.EDIT, Step.TERRITORY)],
+        [choice("profile.button.themes", Act.EDIT, Step.THEMES)],
     ]
     if member.is_technician:
         rows += [
-            [button("profile.button.service", Act.EDIT, Step.SERVICE)],
-            [button("profile.button.tech_territories", Act.EDIT, Step.TECH_TERRITORIES)],
-            [button("profile.button.capacity", Act.EDIT, Step.CAPACITY)],
+            [choice("profile.button.service", Act.EDIT, Step.SERVICE)],
+            [choice("profile.button.tech_territories", Act.EDIT, Step.TECH_TERRITORIES)],
+            [choice("profile.button.capacity", Act.EDIT, Step.CAPACITY)],
         ]
     else:
         rows += [
-            [button("profile.button.ambassador", Act.FLAG, Step.AMBASSADOR)],
-            [button("profile.button.gardener", Act.FLAG, Step.GARDENER)],
+            [choice("profile.button.ambassador", Act.FLAG, Step.AMBASSADOR)],
+            [choice("profile.button.gardener", Act.FLAG, Step.GARDENER)],
         ]
-    rows.append([button("profile.button.language", Act.LANGUAGE_MENU)])
+    rows.append([choice("profile.button.language", Act.LANGUAGE_MENU)])
     return rows
 
 
@@ -141,14 +142,14 @@ ROUTES: Routes[ProfilePress] = {
 }
 
 
-def _language(code: str) -> str:
-    return ProfilePress(Act.SET_LANGUAGE, language=code).pack()
+def _language(code: str) -> ProfilePress:
+    return ProfilePress(Act.SET_LANGUAGE, language=code)
 
 
 async def _language_choice(update: Update, context: AppContext, lang: str) -> None:
     rows = [
-        [(label(context, lang, "language.fr"), _language("fr"))],
-        [(label(context, lang, "language.en"), _language("en"))],
+        [button(label(context, lang, "language.fr"), _language("fr"))],
+        [button(label(context, lang, "language.en"), _language("en"))],
     ]
     await show(update, context, t(context, lang, "language.choose"), rows)
 

@@ -25,15 +25,15 @@ from bot.services.report_base import (
 )
 from bot.services.report_followup import ReportFollowUp
 from bot.texts import Raw
-from handlers.common import label, language_for, reply, show, t
+from handlers.common import button, label, language_for, reply, show, t
 from handlers.reports import Handled, OnReportPress
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.outbox import Button, Rows
 from storage.reports import Report
 
 P = ReportPress
 A = ReportAction
-Rows = list[list[tuple[str, str]]]
 SHOWN_MESSAGES = 6
 
 
@@ -75,27 +75,27 @@ def detail_screen(context: AppContext, lang: str, detail: Detail) -> tuple[str, 
 
 
 def _detail_rows(context: AppContext, lang: str, report: Report) -> Rows:
-    def button(key: str, action: ReportAction) -> list[tuple[str, str]]:
-        return [(label(context, lang, key), P(action, report_id=report.id).pack())]
+    def choice(key: str, action: ReportAction) -> list[Button]:
+        return [button(label(context, lang, key), P(action, report_id=report.id))]
 
     rows: Rows = []
     if report.latitude is not None:
-        rows.append(button("reports.button.location", A.LOCATION))
+        rows.append(choice("reports.button.location", A.LOCATION))
     if report.photo:
-        rows.append(button("reports.button.photo", A.PHOTO))
+        rows.append(choice("reports.button.photo", A.PHOTO))
     if report.status == "new":
-        rows.append(button("reports.button.take", A.TAKE))
+        rows.append(choice("reports.button.take", A.TAKE))
     if report.is_open and report.reporter_id is not None and not report.reporter_left:
-        rows.append(button("reports.button.ask", A.ASK))
+        rows.append(choice("reports.button.ask", A.ASK))
     if report.status in ("new", "taken", "waiting"):
-        rows.append(button("reports.button.to_call", A.TO_CALL))
+        rows.append(choice("reports.button.to_call", A.TO_CALL))
     if report.is_open:
-        rows.append(button("reports.button.resolve", A.RESOLVE))
-        rows.append(button("reports.button.close", A.CLOSE))
+        rows.append(choice("reports.button.resolve", A.RESOLVE))
+        rows.append(choice("reports.button.close", A.CLOSE))
     if report.erased_at is None:
-        rows.append(button("reports.button.erase", A.ERASE))
-    back = P(A.QUEUE, status=report.status).pack()
-    rows.append([(label(context, lang, "reports.button.queue"), back)])
+        rows.append(choice("reports.button.erase", A.ERASE))
+    back = P(A.QUEUE, status=report.status)
+    rows.append([button(label(context, lang, "reports.button.queue"), back)])
     return rows
 
 
@@ -209,11 +209,11 @@ async def _erase(
     detail = await followup_of(context).detail(member.telegram_id, data.report_id)
     if detail is None or detail.report.erased_at is not None:
         return False
-    confirm = P(A.ERASE_CONFIRM, report_id=data.report_id).pack()
-    back = P(A.OPEN, report_id=data.report_id).pack()
+    confirm = P(A.ERASE_CONFIRM, report_id=data.report_id)
+    back = P(A.OPEN, report_id=data.report_id)
     rows = [
-        [(label(context, lang, "reports.button.erase_confirm"), confirm)],
-        [(label(context, lang, "reports.button.back"), back)],
+        [button(label(context, lang, "reports.button.erase_confirm"), confirm)],
+        [button(label(context, lang, "reports.button.back"), back)],
     ]
     text = t(context, lang, "reports.erase.confirm", number=data.report_id)
     await show(update, context, text, rows)

@@ -21,6 +21,7 @@ from handlers import report_detail
 from handlers import reports as member_side
 from handlers.common import (
     answer,
+    button,
     coordinator,
     current_member,
     denied,
@@ -33,11 +34,11 @@ from handlers.common import (
 from handlers.report_detail import local_time
 from handlers.reports import Handled, OnReportPress
 from storage.members import Member
+from storage.outbox import Rows
 from storage.reports import KINDS, STATUSES, Kind, Status
 
 P = ReportPress
 A = ReportAction
-Rows = list[list[tuple[str, str]]]
 ALL = "-"
 
 
@@ -65,9 +66,9 @@ def _view(context: AppContext, data: ReportPress) -> tuple[Status, str | None, K
     return status, territory, kind
 
 
-def _to(data: ReportPress, action: ReportAction, **changes: object) -> str:
+def _to(data: ReportPress, action: ReportAction, **changes: object) -> ReportPress:
     """The same queue view under another action, with some fields changed."""
-    return dataclasses.replace(data, action=action, page=0, **changes).pack()  # type: ignore[arg-type]
+    return dataclasses.replace(data, action=action, page=0, **changes)  # type: ignore[arg-type]
 
 
 def queue_screen(
@@ -75,7 +76,7 @@ def queue_screen(
 ) -> tuple[str, Rows]:
     service = followup_of(context)
     tabs = [
-        (
+        button(
             ("• " if status == page.status else "")
             + label(context, lang, f"reports.status.{status}")
             + f" ({page.counts.get(status, 0)})",
@@ -88,21 +89,21 @@ def queue_screen(
         mark = "🆘 " if report.urgent else ""
         line = mark + plain(service.headline(lang, report))
         line += " · " + local_time(context, report.created_at)
-        rows.append([(line, P(A.OPEN, report_id=report.id).pack())])
+        rows.append([button(line, P(A.OPEN, report_id=report.id))])
     nav = []
     if page.page > 0:
-        nav.append(("◀️", _to(data, A.QUEUE, page=page.page - 1)))
+        nav.append(button("◀️", _to(data, A.QUEUE, page=page.page - 1)))
     if page.page + 1 < page.pages:
-        nav.append(("▶️", _to(data, A.QUEUE, page=page.page + 1)))
+        nav.append(button("▶️", _to(data, A.QUEUE, page=page.page + 1)))
     if nav:
         rows.append(nav)
     rows.append(
         [
-            (
+            button(
                 label(context, lang, "reports.button.filter_territory"),
                 _to(data, A.FILTER_TERRITORY),
             ),
-            (label(context, lang, "reports.button.filter_kind"), _to(data, A.FILTER_KIND)),
+            button(label(context, lang, "reports.button.filter_kind"), _to(data, A.FILTER_KIND)),
         ]
     )
     return _queue_title(context, lang, page, data), rows
@@ -151,14 +152,16 @@ async def _filter(
         return False
     by_territory = data.action is A.FILTER_TERRITORY
     every = {"territory": Pick.ALL} if by_territory else {"kind": ALL}
-    rows: Rows = [[(label(context, lang, "reports.filter.all"), _to(data, A.QUEUE, **every))]]
+    rows: Rows = [
+        [button(label(context, lang, "reports.filter.all"), _to(data, A.QUEUE, **every))]
+    ]
     if by_territory:
         for index, name in enumerate(context.services.settings.territories):
-            rows.append([(name, _to(data, A.QUEUE, territory=index))])
+            rows.append([button(name, _to(data, A.QUEUE, territory=index))])
     else:
         for value in KINDS:
             kind_label = label(context, lang, f"reports.kind.{value}")
-            rows.append([(kind_label, _to(data, A.QUEUE, kind=value))])
+            rows.append([button(kind_label, _to(data, A.QUEUE, kind=value))])
     key = "reports.filter.ft" if by_territory else "reports.filter.fk"
     await show(update, context, t(context, lang, key), rows)
     return True

@@ -18,6 +18,7 @@ from bot.services.report_drafts import DESCRIPTION_MAX, FLOW, DraftView, Step
 from bot.services.reports import ReportService
 from bot.texts import Raw
 from handlers.common import (
+    button,
     label,
     language_for,
     onboarded_member,
@@ -27,11 +28,11 @@ from handlers.common import (
 )
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.outbox import Button, Rows
 from storage.reports import Report
 
 P = ReportPress
 A = ReportAction
-Rows = list[list[tuple[str, str]]]
 # What a press did: False = does not apply (stale), True = done, str = an alert to show.
 Handled = bool | str
 OnReportPress = Callable[[Update, AppContext, Member, str, ReportPress], Awaitable[Handled]]
@@ -72,8 +73,8 @@ def card(context: AppContext, lang: str, values: dict[str, object]) -> str:
     )
 
 
-def _row(context: AppContext, lang: str, key: str, press: ReportPress) -> list[tuple[str, str]]:
-    return [(label(context, lang, key), press.pack())]
+def _row(context: AppContext, lang: str, key: str, press: ReportPress) -> list[Button]:
+    return [button(label(context, lang, key), press)]
 
 
 def _step_rows(context: AppContext, lang: str, step: Step) -> Rows:
@@ -90,7 +91,7 @@ def _step_rows(context: AppContext, lang: str, step: Step) -> Rows:
         ]
     if step is Step.TERRITORY:
         territories = context.services.settings.territories
-        rows = [[(name, P(A.TERRITORY, territory=i).pack())] for i, name in enumerate(territories)]
+        rows = [[button(name, P(A.TERRITORY, territory=i))] for i, name in enumerate(territories)]
         other = P(A.TERRITORY, territory=Pick.OTHER)
         return [*rows, _row(context, lang, "reports.territory.other", other)]
     if step in (Step.LOCATION, Step.PHOTO):

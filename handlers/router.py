@@ -22,6 +22,7 @@ from handlers import menu
 from handlers.common import (
     InputHandler,
     answer,
+    button,
     current_member,
     label,
     reply,
@@ -90,12 +91,12 @@ def build_offers(resumes: dict[str, InputHandler]) -> Handlers:
             log.warning("flow %s has no offer text", conversation.flow)
             return
         _, lang = await current_member(update, context)
-        button = label(context, lang, "flows.button.continue")
+        text = label(context, lang, "flows.button.continue")
         await reply(
             update,
             context,
             t(context, lang, f"flows.offer.{conversation.flow}"),
-            [[(button, FlowPress(FlowAction.RESUME, flow=conversation.flow).pack())]],
+            [[button(text, FlowPress(FlowAction.RESUME, flow=conversation.flow))]],
         )
 
     async def resume(update: Update, context: AppContext) -> None:

@@ -14,16 +14,22 @@ DeliveryStatus = Literal["queued", "sending", "sent", "failed", "blocked", "drop
 
 
 class Button(BaseModel):
+    """The one button model: queued messages store it, handlers' screens build it."""
+
     text: str
     data: str | None = None
     url: str | None = None
+
+
+Rows = list[list[Button]]
+"""A keyboard: rows of buttons."""
 
 
 class Payload(BaseModel):
     """What to send, already rendered in the recipient's language (HTML text)."""
 
     text: str
-    buttons: list[list[Button]] = Field(default_factory=list)
+    buttons: Rows = Field(default_factory=list)
     photo: str | None = None
 
 

@@ -769,7 +769,9 @@ class PairService(FeatureService):
         checkins = await self.repo.checkins(pair_id, limit)
         answers = await self.repo.answers_for([c.id for c in checkins])
         history = [CheckinLine(c, [a for a in answers if a.checkin_id == c.id]) for c in checkins]
-        title = await self.repo.initiative_title(pair.initiative_id) if pair.initiative_id else None
+        title = (
+            await self.repo.initiative_title(pair.initiative_id) if pair.initiative_id else None
+        )
         citizen, technician = people[pair.citizen_id], people[pair.technician_id]
         return PairCard(pair, citizen, technician, history, title)
 
