@@ -13,8 +13,9 @@ from telegram.ext import CommandHandler
 from bot.callbacks import Layout, Press
 from bot.context import AppContext
 from bot.texts import LANGUAGES, Texts, plain
-from handlers.common import answer, current_member, label, stale
+from handlers.common import answer, button, current_member, label, stale
 from storage.members import Member
+from storage.outbox import Rows
 
 MEMBER = [
     "aide",
@@ -117,9 +118,9 @@ def shortcuts(member: Member) -> list[str]:
     return ["initiatives", "proposer", *paired, "profil", "aide"]
 
 
-def shortcut_rows(context: AppContext, lang: str, member: Member) -> list[list[tuple[str, str]]]:
+def shortcut_rows(context: AppContext, lang: str, member: Member) -> Rows:
     return [
-        [(label(context, lang, f"menu.{name}"), MenuPress(MenuAction.GO, command=name).pack())]
+        [button(label(context, lang, f"menu.{name}"), MenuPress(MenuAction.GO, command=name))]
         for name in shortcuts(member)
     ]
 

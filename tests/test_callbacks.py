@@ -19,6 +19,7 @@ from bot.services.pairs import CheckinReply, PairAction, PairPress
 from bot.services.privacy import PrivacyPress
 from bot.services.report_base import ReportPress
 from handlers import initiatives, moderation, pairs, profile
+from handlers.menu import MenuPress
 from storage.calls import CallRepository
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard
@@ -28,6 +29,7 @@ MODELS: list[type[Press]] = [
     CallPress,
     FlowPress,
     InitiativePress,
+    MenuPress,
     ModerationPress,
     OnboardingPress,
     PairPress,
