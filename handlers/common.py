@@ -8,7 +8,6 @@ callback data: services re-check every press.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from telegram import (
@@ -20,10 +19,10 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bot.callbacks import LIMIT, READABLE, SEPARATOR, VERSION, CallbackError, Press
+from bot.callbacks import Press
 from bot.context import AppContext
 from bot.dispatcher import markup
-from bot.inputs import echo, strict_int
+from bot.inputs import echo
 from bot.texts import pick_language
 from storage.conversations import Conversation
 from storage.members import Member
@@ -36,45 +35,6 @@ OnPress = Callable[[Update, AppContext, Member, str, P], Awaitable[None]]
 """A feature's handler for one action: the member behind the press, their language, the data."""
 Routes = Mapping[Any, OnPress[P]]
 """A feature's table from action to handler (a test checks every action has one)."""
-
-
-@dataclass(frozen=True)
-class Cb:
-    """Legacy untyped callback data, left only for the signalements handlers until they
-    declare their model in bot/callbacks.py's way (reports helper): do not use in new code."""
-
-    feature: str
-    action: str
-    args: tuple[str, ...] = ()
-
-    def pack(self) -> str:
-        data = SEPARATOR.join((self.feature, VERSION, self.action, *self.args))
-        if len(data.encode()) > LIMIT:
-            raise CallbackError(f"callback data over {LIMIT} bytes: {data}")
-        return data
-
-    def int_arg(self, position: int) -> int | None:
-        return strict_int(self.args[position]) if position < len(self.args) else None
-
-
-def cb(feature: str, action: str, *args: object) -> str:
-    """Legacy (see Cb)."""
-    return Cb(feature, action, tuple(str(a) for a in args)).pack()
-
-
-def parse_cb(data: str | None, feature: str) -> Cb | None:
-    """Legacy (see Cb)."""
-    if not data:
-        return None
-    parts = data.split(SEPARATOR)
-    if len(parts) < 3 or parts[0] != feature or parts[1] not in READABLE:
-        return None
-    return Cb(parts[0], parts[2], tuple(parts[3:]))
-
-
-def pattern(feature: str) -> str:
-    """Legacy (see Cb): models have `Model.pattern()`."""
-    return f"^{feature}{SEPARATOR}"
 
 
 def language_for(context: AppContext, member: Member | None, user: User | None) -> str:
