@@ -490,7 +490,7 @@ async def test_a_pair_made_for_an_initiative_opens_with_its_title(server, bot):
     overview = await coord.receive(contains="Binômes actifs : 1")
     await coord.press("🕓 Alice ↔ Tom", message=overview)  # no answer yet
     card = await coord.receive(contains="Binôme Alice ↔ Tom")
-    assert "Initiative : <b>Jardin &lt;partagé&gt;</b>" in card.html  # escaped
+    assert "Initiative\xa0: <b>Jardin &lt;partagé&gt;</b>" in card.html  # escaped
     assert "🔔 Relancer" in [b for row in card.buttons for b in row]
 
 
