@@ -211,20 +211,16 @@ def _step(raw: str) -> Step | None:
         return None
 
 
-async def _skip(
+async def _skip_or_edit(
     update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
 ) -> Handled:
+    """ "Passer" on an optional step, or "Changer…" from the preview."""
     step = _step(data.step)
-    view = await service_of(context).drafts.skip(member.telegram_id, step) if step else None
-    return await _draft_step(update, context, lang, view)
-
-
-async def _edit(
-    update: Update, context: AppContext, member: Member, lang: str, data: ReportPress
-) -> Handled:
-    step = _step(data.step)
-    view = await service_of(context).drafts.edit(member.telegram_id, step) if step else None
-    return await _draft_step(update, context, lang, view)
+    if step is None:
+        return False
+    drafts = service_of(context).drafts
+    change = drafts.skip if data.action is A.SKIP else drafts.edit
+    return await _draft_step(update, context, lang, await change(member.telegram_id, step))
 
 
 async def _send(
@@ -260,8 +256,8 @@ MEMBER_ROUTES: dict[ReportAction, OnReportPress] = {
     A.KIND: _kind,
     A.URGENCY: _urgency,
     A.TERRITORY: _territory,
-    A.SKIP: _skip,
-    A.EDIT: _edit,
+    A.SKIP: _skip_or_edit,
+    A.EDIT: _skip_or_edit,
     A.SEND: _send,
     A.CANCEL: _cancel,
     A.REPLY: _reply,
