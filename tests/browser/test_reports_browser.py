@@ -46,7 +46,7 @@ async def test_urgent_report_reaches_the_coordinator_who_takes_it(
     await bot_says(page, AMBASSADOR_ID, "envoyer une photo")
     await tap(page, AMBASSADOR_ID, label("reports.button.skip"))
     preview = await bot_says(page, AMBASSADOR_ID, "ne répond plus")
-    assert "Position : oui" in await preview.inner_text()
+    assert "Position\u00a0: oui" in await preview.inner_text()
     await snap("preview", AMBASSADOR_ID)
     await tap(page, AMBASSADOR_ID, label("reports.button.send"))
     sent = await bot_says(page, AMBASSADOR_ID, "numéro")
