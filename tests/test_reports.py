@@ -423,3 +423,55 @@ async def test_an_erased_report_leaves_no_copy_in_the_database_files(server, bot
     await bot.tick()
     assert (await stored(bot, number)).description is None
     assert copies() == []
+
+
+async def test_quiet_hours_hold_urgent_notices_until_they_end(server, bot, clock):
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    dom = await onboard(server, SECOND_COORDINATOR, "Dominique", staff=True)
+    alice = await onboard(server, 1001, "Alice")
+    await coco.send("/silence 25-7")
+    assert "/silence 22-7" in (await coco.receive()).text  # not an hour: the help again
+    await coco.send("/silence 22-7")
+    await coco.receive(contains="pas d'alerte de 22")
+    await alice.send("/silence 22-7")
+    assert (await alice.receive()).text == bot.services.texts.get("fr", "common.denied")
+
+    clock.set(clock.now().replace(hour=22, minute=30))  # 23:30 in Paris in March
+    number = await report(alice, urgent=True)
+    await bot.drain()
+    assert f"n° {number}" in (await dom.receive(contains="Signalement urgent")).text
+    assert not any("Signalement urgent" in m.text for m in coco.messages)
+    clock.set(clock.now().replace(hour=6, minute=1) + timedelta(days=1))  # 07:01 in Paris
+    await bot.tick()
+    assert f"n° {number}" in (await coco.receive(contains="Signalement urgent")).text
+
+    await coco.send("/silence off")
+    await coco.receive(contains="à toute heure")
+
+
+async def test_a_coordinator_erases_one_report_on_request(server, bot):
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    alice = await onboard(server, 1001, "Alice")
+    number = await report(alice, photo=True, description="Mme Durand, 3 rue des Lilas.")
+    await open_from_queue(coco, number, "Mme Durand")
+    await coco.press("🗑 Effacer ce signalement")
+    await coco.receive(contains="On ne peut pas revenir en arrière")
+    confirm = coco.last.button_data["🗑 Oui, effacer le contenu"]
+    await coco.press("🗑 Oui, effacer le contenu")
+    detail = await coco.receive(contains="a été effacé")
+    assert "Mme Durand" not in detail.text
+    item = await stored(bot, number)
+    assert item.description is None and item.photo is None and item.status == "closed"
+    again = await coco.press_data(confirm)  # a double tap erases nothing more
+    assert again.text == "Ce signalement est déjà effacé."
+    rows = await bot.state.privacy.rows("audit_log")
+    assert "Mme Durand" not in str(rows)
+
+
+async def test_my_data_includes_my_reports(server, bot):
+    alice = await onboard(server, 1001, "Alice")
+    await report(alice, description="Un voisin isolé rue Haute.")
+    await alice.send("/mesdonnees")
+    sent = await alice.receive(contains="tout ce que nous gardons")
+    assert sent.document is not None
+    assert "Un voisin isolé rue Haute." in sent.document[1].decode("utf-8")
