@@ -131,10 +131,10 @@ async def test_an_audience_by_role_reaches_only_those_roles(server, make_bot):
     await coord.press("Tout le territoire")
     await coord.press("Tous les thèmes")
     roles = await coord.receive(contains="À qui")
-    assert "▫️ Les jardiniers citoyens" in roles.all_buttons
-    await coord.press("▫️ Les jardiniers citoyens")
+    assert "▫️ Jardiniers et jardinières citoyens" in roles.all_buttons
+    await coord.press("▫️ Jardiniers et jardinières citoyens")
     ticked = await coord.receive(contains="À qui")
-    assert "✅ Les jardiniers citoyens" in ticked.all_buttons
+    assert "✅ Jardiniers et jardinières citoyens" in ticked.all_buttons
     await coord.press("▫️ Les porte-voix")
     await coord.press("Valider")
     preview = await coord.receive(contains="recevront")

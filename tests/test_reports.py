@@ -366,7 +366,7 @@ async def test_erasure_leaves_open_reports_workable_and_the_coordinator_told(ser
     await alice.press("Oui, tout effacer", confirm)
     await alice.receive(contains="vos données ont été effacées")
     await bot.drain()
-    await coco.receive(contains="a quitté Essaim")
+    await coco.receive(contains="a quitté le dispositif")
     item = await stored(bot, number)
     assert item.reporter_left and item.reporter_id is not None and item.reporter_id < 0
     assert item.status == "new" and item.description  # still workable
