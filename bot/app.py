@@ -229,9 +229,9 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
         paid_window=_window(
             sending.paid_messages_per_second, sending.rate_margin, PAID_GUARD_SECONDS
         ),
-        # Replies answer a person's own taps, which humans space out by themselves; a
-        # generous burst keeps a fast tapper from waiting a second per screen.
-        interactive_chat_burst=20,
+        # Replies keep the per-chat pace too: a burst of replies to one fast tapper earned
+        # 429s, and each 429 pauses every chat.
+        interactive_chat_burst=sending.interactive_chat_burst,
     )
 
 

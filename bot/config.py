@@ -100,11 +100,19 @@ class CheckinSettings(Section):
 class SendingSettings(Section):
     messages_per_second: float = Field(default=30.0, gt=0, le=30)
     per_chat_per_second: float = Field(default=1.0, gt=0, le=10)
+    # Replies (the interactive lane) keep the per-chat pace too, with at most this many at
+    # once: a fast coordinator must not earn 429s, each of which pauses all sending.
+    interactive_chat_burst: int = Field(default=1, ge=1, le=5)
     allow_paid_broadcast: bool = False
     paid_messages_per_second: float = Field(default=1000.0, gt=0, le=1000)
     # Broadcasts run at this share of the limits above, so that they never meet a 429.
     rate_margin: float = Field(default=0.985, ge=0.5, le=1.0)
-    max_attempts: int = Field(default=5, ge=1, le=20)
+    # A message Telegram could not be reached for (network error, 5xx) is retried with
+    # exponential backoff capped at `retry_backoff_max_seconds`, for `retry_hours` after it
+    # was first due; `max_attempts` optionally caps the attempts too (none by default).
+    retry_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    retry_backoff_max_seconds: float = Field(default=60.0, ge=1, le=3600)
+    max_attempts: int | None = Field(default=None, ge=1)
     max_in_flight: int = Field(default=64, ge=1, le=512)
     # On SIGTERM/SIGINT: how long in-flight sends may take to finish before the rest is requeued.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
@@ -152,6 +160,8 @@ class HealthSettings(Section):
     port: int = Field(default=8090, ge=1, le=65535)
     # /healthz answers 503 when the oldest due delivery has waited longer than this.
     max_queue_age_seconds: float = Field(default=300.0, gt=0)
+    # ... and when every send has failed (Telegram unreachable) for longer than this.
+    max_failing_seconds: float = Field(default=60.0, gt=0)
     # Also serve Prometheus text at /metrics.
     metrics: bool = True
 

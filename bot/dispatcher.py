@@ -8,9 +8,14 @@ never lets claimed-but-unrecorded rows exceed `max_in_flight + FLUSH_EVERY` (req
 flight plus results waiting for the next flush): that is the duplicate bound per crash.
 
 Failures: 403 (blocked, deactivated) and 400 "chat not found" mark the member 'blocked' and
-are never retried nor counted as failures; 5xx, timeouts and network errors are retried with
-exponential backoff (on the injected clock) up to `sending.max_attempts`; 429 is retried by
-the rate limiter, and if it still reaches us the row is rescheduled after `retry_after`.
+are never retried nor counted as failures; any other 400 is Telegram refusing this message:
+given up at once ('failed', with Telegram's reason). "We could not reach Telegram" (network
+errors, timeouts, 5xx) is never a reason to give a message up: it is retried with exponential
+backoff capped at `sending.retry_backoff_max_seconds`, on the injected clock, for
+`sending.retry_hours` after it was first due. What loses its point meanwhile (a call past its
+deadline, a reminder past its event: the row's `expires_at`) is recorded 'expired', not failed,
+and never sent late. 429 is retried by the rate limiter, and if it still reaches us the row is
+rescheduled after `retry_after`.
 
 Pacing is the rate limiter's job (bulk lane); this class keeps enough requests in flight to
 use the whole allowance despite network latency, claims due rows in batches and records
@@ -28,7 +33,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
 from bot.clock import Clock
@@ -106,28 +111,45 @@ async def send_payload(
     )
 
 
-def classify(error: Exception, attempts: int, max_attempts: int, now: datetime) -> DeliveryResult:
-    """Map a Bot API failure to what happens to the delivery (id filled in by the caller)."""
-    text = str(error)
+def classify(
+    error: Exception, delivery: Delivery, settings: SendingSettings, now: datetime
+) -> DeliveryResult:
+    """Map a Bot API failure to what happens to the delivery."""
+    text = str(error)[:200]
     if isinstance(error, Forbidden):
-        return DeliveryResult(id=0, status="blocked", error=text[:200])
+        return DeliveryResult(id=delivery.id, status="blocked", error=text)
     if isinstance(error, BadRequest):
         lowered = text.lower()
         if "chat not found" in lowered or "user is deactivated" in lowered:
-            return DeliveryResult(id=0, status="blocked", error=text[:200])
-        return DeliveryResult(id=0, status="failed", error=text[:200])
+            return DeliveryResult(id=delivery.id, status="blocked", error=text)
+        return DeliveryResult(id=delivery.id, status="failed", error=f"refused: {text}")
     if isinstance(error, RetryAfter):
         delay = error.retry_after
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
-        return DeliveryResult(
-            id=0, status="queued", error=text[:200], retry_at=now + timedelta(seconds=seconds)
-        )
-    if isinstance(error, TimedOut | NetworkError) and attempts < max_attempts:
-        backoff = min(300.0, 2.0**attempts)
-        return DeliveryResult(
-            id=0, status="queued", error=text[:200], retry_at=now + timedelta(seconds=backoff)
-        )
-    return DeliveryResult(id=0, status="failed", error=text[:200])
+        return _retry(delivery, text, now + timedelta(seconds=seconds))
+    if not isinstance(error, TelegramError):
+        # Not an answer from Telegram nor a network failure: a defect, not an outage.
+        return DeliveryResult(id=delivery.id, status="failed", error=text)
+    # We could not reach Telegram (network, timeout, 5xx): not this message's fault.
+    capped = settings.max_attempts is not None and delivery.attempts >= settings.max_attempts
+    if capped or now - delivery.due_at >= timedelta(hours=settings.retry_hours):
+        return DeliveryResult(id=delivery.id, status="failed", error=f"unreachable: {text}")
+    backoff = min(settings.retry_backoff_max_seconds, 2.0 ** min(delivery.attempts, 30))
+    return _retry(delivery, text, now + timedelta(seconds=backoff))
+
+
+def _retry(delivery: Delivery, error: str, at: datetime) -> DeliveryResult:
+    """Queue again for `at`, unless the message will have lost its point by then."""
+    if delivery.expires_at is not None and at >= delivery.expires_at:
+        return DeliveryResult(id=delivery.id, status="expired", error=error)
+    return DeliveryResult(id=delivery.id, status="queued", error=error, retry_at=at)
+
+
+def is_transient(error: Exception) -> bool:
+    """Telegram could not be reached (as opposed to answering about this message)."""
+    return isinstance(error, TelegramError) and not isinstance(
+        error, BadRequest | Forbidden | RetryAfter
+    )
 
 
 class Dispatcher:
@@ -156,7 +178,11 @@ class Dispatcher:
         self.sent_total = 0
         self.failed_total = 0
         self.blocked_total = 0
+        self.expired_total = 0
+        self.unreachable_total = 0
         self.last_success: datetime | None = None
+        self.failing_since: datetime | None = None
+        """First of the failures to reach Telegram since the last success (None: healthy)."""
 
     def observe(self, observer: Observer) -> None:
         """Called after each flush with the recorded results (e.g. a call's live summary)."""
@@ -235,32 +261,10 @@ class Dispatcher:
 
     async def _send(self, delivery: Delivery) -> None:
         try:
-            message = await send_payload(
-                self.bot,
-                delivery.chat_id,
-                delivery.payload,
-                paid=self.settings.allow_paid_broadcast,
-                limit_args=self._bulk_args,
-            )
-            result = DeliveryResult(id=delivery.id, status="sent", message_id=message.message_id)
-            self.last_success = self.clock.now()
-            # Slow start: each success widens the window by one, so connections to the Bot
-            # API open progressively instead of dozens at the same instant.
-            self._window = min(float(self.settings.max_in_flight), self._window + 1.0)
-        except Exception as error:  # every failure is classified and recorded
-            result = classify(
-                error, delivery.attempts, self.settings.max_attempts, self.clock.now()
-            )
-            result.id = delivery.id
-            if isinstance(error, TimedOut | NetworkError) and not isinstance(error, BadRequest):
-                self._window = max(float(START_WINDOW), self._window / 2)
-            log.info(
-                "delivery %d to chat %d: %s (%s)",
-                delivery.id,
-                delivery.chat_id,
-                result.status,
-                type(error).__name__,
-            )
+            if delivery.expires_at is not None and self.clock.now() >= delivery.expires_at:
+                result = DeliveryResult(id=delivery.id, status="expired")
+            else:
+                result = await self._attempt(delivery)
         finally:
             self._slots.release()
         self._results.append((delivery, result))
@@ -271,6 +275,40 @@ class Dispatcher:
             1, self.settings.max_in_flight // 4
         ):
             self._wake.set()
+
+    async def _attempt(self, delivery: Delivery) -> DeliveryResult:
+        try:
+            message = await send_payload(
+                self.bot,
+                delivery.chat_id,
+                delivery.payload,
+                paid=self.settings.allow_paid_broadcast,
+                limit_args=self._bulk_args,
+            )
+        except Exception as error:  # every failure is classified and recorded
+            now = self.clock.now()
+            result = classify(error, delivery, self.settings, now)
+            if is_transient(error):
+                self.unreachable_total += 1
+                if self.failing_since is None:
+                    self.failing_since = now
+                self._window = max(float(START_WINDOW), self._window / 2)
+            elif isinstance(error, TelegramError):
+                self.failing_since = None  # Telegram answered: it is reachable
+            log.info(
+                "delivery %d to chat %d: %s (%s)",
+                delivery.id,
+                delivery.chat_id,
+                result.status,
+                type(error).__name__,
+            )
+            return result
+        self.last_success = self.clock.now()
+        self.failing_since = None
+        # Slow start: each success widens the window by one, so connections to the Bot
+        # API open progressively instead of dozens at the same instant.
+        self._window = min(float(self.settings.max_in_flight), self._window + 1.0)
+        return DeliveryResult(id=delivery.id, status="sent", message_id=message.message_id)
 
     async def flush(self) -> None:
         async with self._flush_lock:
@@ -295,6 +333,8 @@ class Dispatcher:
                     self.failed_total += 1
                 elif result.status == "blocked":
                     self.blocked_total += 1
+                elif result.status == "expired":
+                    self.expired_total += 1
             for observer in self._observers:
                 try:
                     await observer(done)
@@ -330,6 +370,9 @@ class Dispatcher:
             depth, _ = await self.outbox.queue_depth(self.clock.now())
             if depth == 0 and not self._in_flight and not self._results:
                 return
+            if self._results and not self._in_flight:
+                await self.flush()  # nothing else to wait for: record now, not at the next turn
+                continue
             self.wake()
             await asyncio.sleep(0.02)
         raise TimeoutError("dispatcher did not drain")

@@ -2,8 +2,10 @@
 
 It listens on loopback by default (`[health]` settings) and is started in post_init and
 stopped in post_shutdown. `/healthz` answers 200 while the database answers and the outbox
-moves; 503 when the database cannot be read or the oldest due delivery has waited longer
-than `health.max_queue_age_seconds` (the dispatcher is stuck or Telegram refuses us).
+moves; 503 when the database cannot be read, when every send has failed to reach Telegram
+for longer than `health.max_failing_seconds` (an outage), or when the oldest undelivered
+message has been due for longer than `health.max_queue_age_seconds` (retries included: the
+dispatcher is stuck or Telegram refuses us).
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ class Health(BaseModel):
     sent: int
     failed: int
     blocked: int
+    expired: int
+    unreachable: int
+    failing_seconds: float | None
     retry_after: int
 
     @property
@@ -60,7 +65,7 @@ class HealthServer:
         oldest_age: float | None = None
         database = "ok"
         try:
-            depth, oldest = await OutboxRepository(services.db).queue_depth(now)
+            depth, oldest = await OutboxRepository(services.db).backlog(now)
             if oldest is not None:
                 oldest_age = max(0.0, (now - oldest).total_seconds())
         except Exception as error:
@@ -68,11 +73,15 @@ class HealthServer:
             database = "unreachable"
         dispatcher = services.dispatcher
         last = dispatcher.last_success if dispatcher is not None else None
+        failing = dispatcher.failing_since if dispatcher is not None else None
+        failing_seconds = max(0.0, (now - failing).total_seconds()) if failing else None
         stats = getattr(self.limiter, "stats", None)
         if database != "ok":
             status = "database unreachable"
         elif dispatcher is None:
             status = "dispatcher stopped"
+        elif failing_seconds is not None and failing_seconds >= self.settings.max_failing_seconds:
+            status = "sends failing"
         elif oldest_age is not None and oldest_age > self.settings.max_queue_age_seconds:
             status = "queue stuck"
         else:
@@ -88,6 +97,9 @@ class HealthServer:
             sent=dispatcher.sent_total if dispatcher else 0,
             failed=dispatcher.failed_total if dispatcher else 0,
             blocked=dispatcher.blocked_total if dispatcher else 0,
+            expired=dispatcher.expired_total if dispatcher else 0,
+            unreachable=dispatcher.unreachable_total if dispatcher else 0,
+            failing_seconds=failing_seconds,
             retry_after=int(getattr(stats, "retry_after_count", 0)),
         )
 
@@ -130,7 +142,12 @@ def render_metrics(health: Health) -> str:
     metric("up", "gauge", "1 when /healthz is ok.", 1 if health.healthy else 0)
     metric("uptime_seconds", "gauge", "Seconds since the bot started.", health.uptime_seconds)
     metric("database_up", "gauge", "1 when the database answers.", int(health.database == "ok"))
-    metric("queue_depth", "gauge", "Deliveries due and not yet sent.", health.queue_depth)
+    metric(
+        "queue_depth",
+        "gauge",
+        "Deliveries due and not yet sent, retries included.",
+        health.queue_depth,
+    )
     metric(
         "oldest_due_age_seconds",
         "gauge",
@@ -147,6 +164,21 @@ def render_metrics(health: Health) -> str:
     metric("deliveries_failed_total", "counter", "Deliveries given up.", health.failed)
     metric(
         "deliveries_blocked_total", "counter", "Recipients who blocked the bot.", health.blocked
+    )
+    metric(
+        "deliveries_expired_total", "counter", "Deliveries that lost their point.", health.expired
+    )
+    metric(
+        "send_unreachable_total",
+        "counter",
+        "Sends that could not reach Telegram (network, 5xx), to be retried.",
+        health.unreachable,
+    )
+    metric(
+        "sends_failing_seconds",
+        "gauge",
+        "Seconds since sends started failing to reach Telegram (0 when they succeed).",
+        health.failing_seconds or 0,
     )
     metric("retry_after_total", "counter", "429 answers from Telegram.", health.retry_after)
     return "\n".join(lines) + "\n"

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 
 from storage.db import Database, Row, from_db_time, to_db_time
 
-DeliveryStatus = Literal["queued", "sending", "sent", "failed", "blocked", "dropped"]
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "blocked", "dropped", "expired"]
+FINISHED: frozenset[str] = frozenset({"sent", "failed", "blocked", "expired"})
+"""Outcomes after which the rendered text is forgotten (the message lives in the chat)."""
 
 
 class Button(BaseModel):
@@ -40,6 +42,8 @@ class NewDelivery(BaseModel):
     priority: int = 5
     payload: Payload
     not_before: datetime | None = None
+    expires_at: datetime | None = None
+    """When the message loses its point (a call's deadline): past it, it is not sent."""
 
 
 class Delivery(BaseModel):
@@ -52,6 +56,8 @@ class Delivery(BaseModel):
     status: DeliveryStatus
     attempts: int
     not_before: datetime
+    due_at: datetime
+    expires_at: datetime | None
     message_id: int | None
     last_error: str | None
 
@@ -65,8 +71,8 @@ class DeliveryResult(BaseModel):
 
 
 _COLUMNS = (
-    "id, chat_id, kind, ref_id, priority, payload, status, attempts, not_before, "
-    "message_id, last_error"
+    "id, chat_id, kind, ref_id, priority, payload, status, attempts, not_before, due_at, "
+    "expires_at, message_id, last_error"
 )
 
 
@@ -81,6 +87,8 @@ def _delivery(row: Row) -> Delivery:
         status=row["status"],
         attempts=row["attempts"],
         not_before=from_db_time(row["not_before"]),
+        due_at=from_db_time(row["due_at"]),
+        expires_at=from_db_time(row["expires_at"]) if row["expires_at"] else None,
         message_id=row["message_id"],
         last_error=row["last_error"],
     )
@@ -94,7 +102,7 @@ class OutboxRepository:
         stamp = to_db_time(now)
         await self.db.executemany(
             "INSERT INTO deliveries (chat_id, kind, ref_id, priority, payload, not_before, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "due_at, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     d.chat_id,
@@ -102,10 +110,13 @@ class OutboxRepository:
                     d.ref_id,
                     d.priority,
                     d.payload.model_dump_json(exclude_defaults=True),
-                    to_db_time(d.not_before) if d.not_before else stamp,
+                    due,
+                    due,
+                    to_db_time(d.expires_at) if d.expires_at else None,
                     stamp,
                 )
                 for d in deliveries
+                for due in (to_db_time(d.not_before) if d.not_before else stamp,)
             ],
         )
 
@@ -141,7 +152,8 @@ class OutboxRepository:
         await self.db.executemany(
             "UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id), "
             "last_error = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
-            "payload = CASE WHEN ? IN ('sent', 'failed', 'blocked') THEN '{\"text\":\"\"}' "
+            "payload = CASE WHEN ? IN ('sent', 'failed', 'blocked', 'expired') "
+            'THEN \'{"text":""}\' '
             "ELSE payload END, not_before = COALESCE(?, not_before) WHERE id = ?",
             [
                 (
@@ -190,6 +202,19 @@ class OutboxRepository:
         row = await self.db.fetch_one(
             "SELECT COUNT(*) AS n, MIN(not_before) AS oldest FROM deliveries "
             "WHERE status IN ('queued', 'sending') AND not_before <= ?",
+            (to_db_time(now),),
+        )
+        if row is None:
+            return 0, None
+        return int(row["n"]), from_db_time(row["oldest"])
+
+    async def backlog(self, now: datetime) -> tuple[int, datetime | None]:
+        """Messages whose time has come and that are not delivered yet, those waiting for a
+        retry included, and the instant the oldest of them was first due: what /healthz
+        watches (a retried row's `not_before` moves on, its `due_at` does not)."""
+        row = await self.db.fetch_one(
+            "SELECT COUNT(*) AS n, MIN(due_at) AS oldest FROM deliveries "
+            "WHERE status IN ('queued', 'sending') AND due_at <= ?",
             (to_db_time(now),),
         )
         if row is None:

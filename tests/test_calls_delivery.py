@@ -28,15 +28,16 @@ ROOT = Path(__file__).resolve().parents[1]
 PAID = {"allow_paid_broadcast": True, "paid_messages_per_second": 1000, "per_chat_per_second": 10}
 
 
-def new_call(needed: int = 5) -> NewCall:
+def new_call(needed: int = 5, event_at: datetime | None = None) -> NewCall:
+    event_at = event_at or datetime(2026, 3, 5, 13, 0, tzinfo=UTC)
     return NewCall(
         coordinator_id=COORDINATOR_ID,
         text="Distribution alimentaire",
         photo=None,
         place="Blaye",
-        event_at=datetime(2026, 3, 5, 13, 0, tzinfo=UTC),
+        event_at=event_at,
         needed=needed,
-        deadline_at=datetime(2026, 3, 5, 11, 0, tzinfo=UTC),
+        deadline_at=event_at - timedelta(hours=2),
         territories=[],
         themes=[],
         ambassadors_only=False,
@@ -150,7 +151,9 @@ async def test_kill_9_mid_call_resumes_without_skipping_anyone(server, tmp_path)
     db = await open_database(settings.database.path)
     services = build_services(settings, FakeClock(datetime(2026, 3, 2, 10, tzinfo=UTC)), db)
     await seed_members(_Harness(services), recipients)
-    call = await services.calls.publish(new_call())  # queued, nothing sent yet
+    # The worker runs on the system clock: its call must still be worth sending.
+    future = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    call = await services.calls.publish(new_call(event_at=future))  # queued, nothing sent yet
     await db.close()
 
     log_path = tmp_path / "worker.log"

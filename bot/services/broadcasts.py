@@ -16,7 +16,14 @@ from storage.audience import RecipientRepository, RecipientStatus
 from storage.db import Database
 from storage.outbox import Delivery, DeliveryResult, NewDelivery
 
-_FINAL: dict[str, RecipientStatus] = {"sent": "sent", "failed": "failed", "blocked": "blocked"}
+# An expired copy (its broadcast lost its point before Telegram could be reached) never left:
+# for the recipients it is one dropped with the broadcast.
+_FINAL: dict[str, RecipientStatus] = {
+    "sent": "sent",
+    "failed": "failed",
+    "blocked": "blocked",
+    "expired": "dropped",
+}
 
 
 class Broadcasts:

@@ -242,6 +242,7 @@ class CallService(FeatureService):
                     ref_id=call_id,
                     priority=PRIORITY_AMBASSADOR if first else PRIORITY_MEMBER,
                     payload=payload,
+                    expires_at=call.deadline_at,
                 )
             )
         await self.repo.mark_sent(call_id, len(recipients), now)
@@ -302,6 +303,7 @@ class CallService(FeatureService):
             ref_id=call.id,
             priority=PRIORITY_NOTICE,
             payload=Payload(text=text),
+            expires_at=call.event_at,
         )
 
     # --- members' answers --------------------------------------------------------------

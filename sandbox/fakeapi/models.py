@@ -120,6 +120,9 @@ class FaultConfig:
     timeout_rate: float = 0.0
     timeout_delay: float = 5.0
     deliver_on_timeout: bool = False
+    refuse_connections: bool = False
+    """An outage: the bot's actions get their connection cut without an answer (the client
+    sees a network error, as when Telegram cannot be reached); polling is spared."""
 
     def update(self, **changes: Any) -> None:
         """Apply changes by name, refusing unknown names so typos fail loudly."""
@@ -144,6 +147,7 @@ class Stats:
     server_errors: int = 0
     timeouts: int = 0
     client_errors: int = 0
+    refused: int = 0
     delivery_times: deque[float] = field(default_factory=deque)
     delivered_chat_ids: list[int] = field(default_factory=list)
 
@@ -151,7 +155,7 @@ class Stats:
         """Start a fresh measurement without restarting the server."""
         self.method_counts.clear()
         self.delivered = self.too_many_requests = self.server_errors = 0
-        self.timeouts = self.client_errors = 0
+        self.timeouts = self.client_errors = self.refused = 0
         self.delivery_times.clear()
         self.delivered_chat_ids.clear()
 
@@ -184,6 +188,7 @@ class Stats:
             "server_errors": self.server_errors,
             "timeouts": self.timeouts,
             "client_errors": self.client_errors,
+            "refused": self.refused,
             "unique_recipients": len(set(self.delivered_chat_ids)),
             "duplicate_recipients": len(self.duplicates()),
             "first_delivery": times[0] if times else None,

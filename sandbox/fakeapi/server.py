@@ -546,6 +546,9 @@ class FakeTelegram:
         impl = self._methods.get(key)
         if impl is None:
             return ApiError(404, "Not Found").response()
+        if self.config.refuse_connections and key not in FAULT_EXEMPT:
+            self.stats.refused += 1
+            return self._drop(request)
         try:
             params = await self._read_params(request)
         except (ValueError, aiohttp.ClientError) as exc:
@@ -586,6 +589,11 @@ class FakeTelegram:
     async def _hang_and_drop(self, request: web.Request) -> web.StreamResponse:
         """Simulate a request that never gets an answer: wait, then cut the connection."""
         await asyncio.sleep(self.config.timeout_delay)
+        return self._drop(request)
+
+    @staticmethod
+    def _drop(request: web.Request) -> web.StreamResponse:
+        """Cut the connection without writing anything back."""
         transport = request.transport
         if transport is not None:
             transport.abort()
