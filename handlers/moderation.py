@@ -35,7 +35,6 @@ from handlers.common import (
     t,
     your_text,
 )
-from handlers.initiatives import service_of
 from storage.conversations import Conversation
 from storage.initiatives import Initiative
 from storage.members import Member
@@ -54,7 +53,7 @@ def queue_screen(
     if not items:
         return t(context, lang, "initiatives.queue_empty"), []
     position = min(max(position, 0), len(items) - 1)
-    service = service_of(context)
+    service = context.services.initiatives
     item = items[position]
     text = t(context, lang, "initiatives.queue_head", position=position + 1, total=len(items))
     text += "\n\n" + service.card(lang, item)
@@ -77,7 +76,7 @@ async def proposals(update: Update, context: AppContext) -> None:
     member, lang = await coordinator(update, context)
     if member is None:
         return
-    items = await service_of(context).queue(member.telegram_id) or []
+    items = await context.services.initiatives.queue(member.telegram_id) or []
     text, rows = queue_screen(context, lang, items, 0)
     await reply(update, context, text, rows)
 
@@ -87,7 +86,7 @@ async def _moderate(
 ) -> None:
     query = update.callback_query
     assert query is not None
-    service = service_of(context)
+    service = context.services.initiatives
     initiative_id = data.initiative_id
     if data.action is Act.PUBLISH:
         result = await service.publish(member.telegram_id, initiative_id)
@@ -128,7 +127,7 @@ async def on_moderation_input(
 ) -> None:
     message = update.effective_message
     lang = language_for(context, member, update.effective_user)
-    service = service_of(context)
+    service = context.services.initiatives
     if message is None:
         return
     if message.text is None:
@@ -165,7 +164,7 @@ async def _cancel(
 ) -> None:
     query = update.callback_query
     assert query is not None
-    if not await service_of(context).cancel_decision(member.telegram_id):
+    if not await context.services.initiatives.cancel_decision(member.telegram_id):
         await stale(update, context, lang)
         return
     await show(update, context, t(context, lang, "common.cancelled"))
@@ -177,7 +176,7 @@ async def _queue(
 ) -> None:
     query = update.callback_query
     assert query is not None
-    items = await service_of(context).queue(member.telegram_id) or []
+    items = await context.services.initiatives.queue(member.telegram_id) or []
     text, rows = queue_screen(context, lang, items, data.position)
     await show(update, context, text, rows)
     await answer(query)
@@ -209,7 +208,7 @@ async def on_button(update: Update, context: AppContext) -> None:
 async def resume(
     update: Update, context: AppContext, member: Member, conversation: Conversation
 ) -> None:
-    pending = await service_of(context).pending_decision(member.telegram_id)
+    pending = await context.services.initiatives.pending_decision(member.telegram_id)
     if pending is not None and pending.initiative is not None:
         lang = language_for(context, member, update.effective_user)
         await _ask_message(update, context, lang, pending)
