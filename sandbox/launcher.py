@@ -2,7 +2,7 @@
 
 Everything runs in one event loop. The bot is the production Application (bot.app) with only
 three differences, all made here: its token and base URLs point at the fake server, its clock
-is a FakeClock that the page can move forward, and its database is a throw-away
+runs with the wall clock and the page can jump it forward (SandboxClock), and its database is a throw-away
 ``sandbox.sqlite3`` (next to the configured database, recreated at every start, so a real
 deployment's data is never touched and every demo starts from the same seeded community).
 """
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,6 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import build_application, run_sweepers
-from bot.clock import FakeClock
 from bot.config import Settings
 from bot.context import Services
 from sandbox.fakeapi import FakeTelegram
@@ -32,6 +32,29 @@ SANDBOX_TOKEN = "424242:SANDBOX-ESSAIM"
 SANDBOX_DB_NAME = "sandbox.sqlite3"
 # Telegram's global limit, so a big call is paced as it would be in production.
 GLOBAL_PER_SECOND = 30.0
+
+
+class SandboxClock:
+    """The bot's clock in the sandbox: it runs with the wall clock, and the page's buttons
+    jump it ahead. Digests, reminders and check-ins then fall due on their own, as in
+    production, while "+1 h" / "+1 jour" still skip the waiting. `running=False` freezes it
+    between jumps (a FakeClock), for tests that count exact seconds."""
+
+    def __init__(self, start: datetime, *, running: bool = True) -> None:
+        if start.tzinfo is None:
+            raise ValueError("SandboxClock needs an aware datetime")
+        self.running = running
+        self._start = start
+        self._origin = time.monotonic()
+        self._jumped = timedelta()
+
+    def now(self) -> datetime:
+        elapsed = time.monotonic() - self._origin if self.running else 0.0
+        return self._start + self._jumped + timedelta(seconds=elapsed)
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._jumped += delta
+        return self.now()
 
 
 @dataclass
@@ -52,8 +75,9 @@ class Sandbox:
     port: int | None = None
     api_port: int | None = None
     db_path: Path | None = None
+    realtime: bool = True
     server: FakeTelegram = field(init=False)
-    clock: FakeClock = field(init=False)
+    clock: SandboxClock = field(init=False)
     bot_settings: Settings = field(init=False)
     app: Any = field(init=False, default=None)
     phones: list[Phone] = field(init=False, default_factory=list)
@@ -107,7 +131,7 @@ class Sandbox:
             global_per_second=GLOBAL_PER_SECOND,
         )
         await self.server.start()
-        self.clock = FakeClock(datetime.now(UTC).replace(microsecond=0))
+        self.clock = SandboxClock(datetime.now(UTC).replace(microsecond=0), running=self.realtime)
         self.bot_settings = self._bot_settings()
         assert self.db_path is not None
         _remove_database(self.db_path)
@@ -192,7 +216,8 @@ def banner(sandbox: Sandbox) -> str:
             "",
             "  Quatre téléphones parlent au vrai bot : une habitante, un porte-voix,",
             "  une jardinière technicienne et une coordinatrice. Tapez /start dans le",
-            "  premier. « + » ajoute un habitant ; l'horloge avance le temps du bot.",
+            "  premier. « + » ajoute un habitant ; l'horloge du bot tourne en temps réel,",
+            "  ses boutons la font avancer d'un coup.",
             "  Four phones talk to the real bot: type /start in the first one.",
             "",
             f"  Fake Bot API: {sandbox.server.base_url}  database: {sandbox.db_path}",

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
     settings = Settings(database={"path": str(tmp_path / "essaim.sqlite3")})
-    running = Sandbox(settings, port=0, api_port=0)
+    # Frozen between jumps, so the clock test can count exact seconds.
+    running = Sandbox(settings, port=0, api_port=0, realtime=False)
     await running.start()
     yield running
     await running.stop()

@@ -13,7 +13,7 @@ const I18N = {
     location: "Envoyer ma position", locationStub: "📍 Position partagée",
     menu: "Menu des commandes", addCitizen: "Ajouter un habitant",
     clockTitle: "Horloge du bot", plusHour: "+1 h", plusDay: "+1 jour", plusFortnight: "+14 jours",
-    clockHint: "Avancer le temps déclenche les rappels et les points d'étape dus.",
+    clockHint: "L'horloge du bot tourne en temps réel : rappels, résumés et points d'étape partent à leur heure. Les boutons la font avancer d'un coup.",
     outboxTitle: "Boîte d'envoi", queued: "en file", perSecond: "envoyés / s",
     delivered: "distribués", refusals: "refus 429", bulkMembers: "membres ajoutés",
     bulk: "+ 2 000 membres",
@@ -21,7 +21,7 @@ const I18N = {
     howTitle: "Comment faire",
     how1: "Habitante : /start, acceptez, choisissez territoire et thèmes.",
     how2: "Coordinatrice : ☰ ouvre le menu des commandes (/appel, /propositions…).",
-    how3: "L'horloge avance le temps du bot ; le panneau montre l'envoi en direct.",
+    how3: "L'horloge du bot tourne toute seule ; « +1 h » la fait avancer. Le panneau montre l'envoi en direct.",
     photoStub: "photo", edited: "modifié", download: "Télécharger", ok: "OK", noAnswer: "Le bot n'a pas répondu.",
     emptyCitizen: "Pas encore membre : envoyez /start pour rejoindre la communauté.",
     emptyMember: "Déjà membre de la communauté de démonstration : ☰ ouvre le menu des commandes.",
@@ -35,7 +35,7 @@ const I18N = {
     location: "Share my location", locationStub: "📍 Location shared",
     menu: "Command menu", addCitizen: "Add a citizen",
     clockTitle: "Bot clock", plusHour: "+1 h", plusDay: "+1 day", plusFortnight: "+14 days",
-    clockHint: "Moving time forward fires the reminders and check-ins that fall due.",
+    clockHint: "The bot's clock runs in real time: reminders, digests and check-ins go out when due. The buttons jump it ahead.",
     outboxTitle: "Outbox", queued: "queued", perSecond: "sent / s",
     delivered: "delivered", refusals: "429 refusals", bulkMembers: "members added",
     bulk: "+ 2,000 members",
@@ -43,7 +43,7 @@ const I18N = {
     howTitle: "How to",
     how1: "Citizen: /start, accept, pick a territory and themes.",
     how2: "Coordinator: ☰ opens the command menu (/appel, /propositions…).",
-    how3: "The clock moves the bot's time; the panel shows delivery live.",
+    how3: "The bot's clock runs by itself; \"+1 h\" jumps it ahead. The panel shows delivery live.",
     photoStub: "photo", edited: "edited", download: "Download", ok: "OK", noAnswer: "The bot did not answer.",
     emptyCitizen: "Not a member yet: send /start to join the community.",
     emptyMember: "Already a member of the demo community: ☰ opens the command menu.",
@@ -374,7 +374,7 @@ function showClock(iso) {
   document.getElementById("clock").textContent = when.toLocaleString(
     state.lang === "en" ? "en-GB" : "fr-FR",
     { timeZone: "Europe/Paris", weekday: "short", day: "numeric", month: "short",
-      hour: "2-digit", minute: "2-digit" },
+      hour: "2-digit", minute: "2-digit", second: "2-digit" },
   );
 }
 
