@@ -2,9 +2,9 @@
 
 Everything runs in one event loop. The bot is the production Application (bot.app) with only
 three differences, all made here: its token and base URLs point at the fake server, its clock
-runs with the wall clock and the page can jump it forward (SandboxClock), and its database is a throw-away
-``sandbox.sqlite3`` (next to the configured database, recreated at every start, so a real
-deployment's data is never touched and every demo starts from the same seeded community).
+runs with the wall clock and the page can jump it forward (SandboxClock), and its database is
+a throw-away ``sandbox.sqlite3`` (next to the configured database, recreated at every start,
+so a real deployment's data is never touched and every demo starts from the same seeded community).
 """
 
 from __future__ import annotations
