@@ -151,12 +151,6 @@ async def new_call(update: Update, context: AppContext) -> None:
     member, lang = await coordinator(update, context)
     if member is None:
         return
-    existing = await _drafts(context).draft(member.telegram_id)
-    if existing is not None and existing.data.get("text"):
-        # A draft in progress (after a restart, or another flow) is resumed, never replaced.
-        await reply(update, context, t(context, lang, "flows.resumed.call"))
-        await render(update, context, lang, existing)
-        return
     view = await _drafts(context).start_draft(member.telegram_id)
     if view is None:
         return

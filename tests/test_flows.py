@@ -108,8 +108,8 @@ async def test_appel_resumes_a_call_draft_instead_of_replacing_it(server, bot):
     await coord.receive(contains="Quand ?")
     await bot.restart()
     await coord.send("/appel")
-    await coord.receive(contains="Reprenons votre appel en préparation")
-    await coord.receive(contains="Quand ?")
+    resumed = await coord.receive(contains="Reprenons votre appel en préparation")
+    assert "Quand" in resumed.text and "Annuler" in resumed.all_buttons
     draft = (await flows_of(bot, COORDINATOR_ID))["call"]
     assert draft.step == "when" and draft.data["place"] == "Salle des fêtes"
     await coord.press("Annuler")
@@ -132,3 +132,21 @@ def test_every_resumable_flow_has_its_sentences():
         if key not in texts.catalogues[lang]
     ]
     assert missing == []
+
+
+async def test_a_report_turned_into_a_call_keeps_a_call_draft_in_progress(server, bot):
+    from tests.helpers import onboard
+    from tests.test_reports import open_from_queue, report
+
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    alice = await onboard(server, 1001, "Alice")
+    await coco.send("/appel")
+    await coco.receive(contains="Nouvel appel")
+    await coco.send("Qui peut tenir le stand dimanche ?")
+    await coco.receive(contains="Où ?")
+    number = await report(alice, kind="Un besoin", description="Porter des courses au 3e.")
+    await open_from_queue(coco, number, "Porter des courses")
+    await coco.press("📣 En faire un appel à l'aide")
+    await coco.receive(contains="Reprenons votre appel en préparation")
+    draft = (await flows_of(bot, COORDINATOR_ID))["call"]
+    assert draft.data["text"] == "Qui peut tenir le stand dimanche ?" and draft.step == "place"

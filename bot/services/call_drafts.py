@@ -94,9 +94,16 @@ class CallDrafts(FeatureService):
     async def start_draft(
         self, coordinator_id: int, prefill: dict[str, Any] | None = None
     ) -> DraftView | None:
-        """A new draft; `prefill` holds answers known already (a report's territory)."""
+        """A new draft; `prefill` holds answers known already (a report's territory).
+
+        A draft in progress is never replaced (from /appel or from a report): it is shown
+        again, with a word saying so; "Annuler" lets the coordinator start afresh."""
         if not await self.members.is_coordinator(coordinator_id):
             return None
+        current = await self.draft(coordinator_id)
+        if current is not None and current.data.get("text"):
+            current.error = "flows.resumed.call"
+            return current
         data: dict[str, Any] = {}
         self.audience.start(data)
         data.update(prefill or {})
