@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import math
@@ -11,12 +12,14 @@ from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
     ContextTypes,
     Defaults,
+    ExtBot,
 )
 
 from bot.clock import Clock, SystemClock
@@ -26,6 +29,7 @@ from bot.dispatcher import Dispatcher
 from bot.http import AiohttpRequest
 from bot.services.audience import AudienceService
 from bot.services.broadcasts import Broadcasts
+from bot.intake import UpdateIntake
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
@@ -34,12 +38,14 @@ from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.pairs import PairService
+from bot.services.presence import Presence
 from bot.services.privacy import PrivacyService
 from bot.services.report_duties import ReportDuties
 from bot.services.report_followup import ReportFollowUp
 from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
+from bot.updater import DurableUpdater
 from storage.db import Database, open_database
 
 log = logging.getLogger(__name__)
@@ -101,6 +107,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         conversations=ConversationService(db, clock),
         reports=ReportService(db, settings, clock, texts, outbox, members),
         report_followup=ReportFollowUp(db, settings, clock, texts, outbox, members),
+        presence=Presence(db, clock),
     )
     services.report_followup.open_call_draft = services.call_drafts.start_draft
     services.call_drafts.after_publish.append(services.report_followup.call_published)
@@ -110,6 +117,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         services.reports.release_member,
     ]
     services.sweepers += [
+        services.presence.flush,  # first: the retention purge reads last_seen_at
         *services.calls.sweepers(),
         *services.call_management.sweepers(),
         services.initiatives.announce_new_proposals,
@@ -146,23 +154,27 @@ def build_application(
         raise ValueError("telegram.token is required to build the application")
     the_clock = clock or SystemClock()
     context_types = ContextTypes(context=AppContext, bot_data=AppData)
-    builder = (
-        ApplicationBuilder()
-        .token(settings.telegram.token.get_secret_value())
-        .base_url(settings.telegram.base_url)
-        .base_file_url(settings.telegram.base_file_url)
-        .context_types(context_types)
-        .defaults(Defaults(parse_mode=ParseMode.HTML))
-        .concurrent_updates(64)
+    bot: ExtBot[Any] = ExtBot(
+        settings.telegram.token.get_secret_value(),
+        base_url=settings.telegram.base_url,
+        base_file_url=settings.telegram.base_file_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML),
         # aiohttp rather than httpx: a fraction of the CPU per request (bot/http.py).
-        .request(AiohttpRequest(settings.sending.max_in_flight + 16))
-        .get_updates_request(AiohttpRequest(1))
-        .post_init(lambda app: _post_init(app, settings, the_clock))
+        request=AiohttpRequest(settings.sending.max_in_flight + 16),
+        get_updates_request=AiohttpRequest(1),
+        rate_limiter=rate_limiter or _default_limiter(settings),
+    )
+    # Our own updater: updates are stored before they are confirmed (bot/intake.py).
+    updater = DurableUpdater(bot, asyncio.Queue())
+    application = (
+        ApplicationBuilder()
+        .updater(updater)
+        .context_types(context_types)
+        .post_init(lambda app: _post_init(app, settings, the_clock, updater))
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
+        .build()
     )
-    builder = builder.rate_limiter(rate_limiter or _default_limiter(settings))
-    application = builder.build()
 
     inputs: dict[str, Any] = {}
     resumes: dict[str, Any] = {}
@@ -236,7 +248,10 @@ def _default_limiter(settings: Settings) -> BaseRateLimiter[Any]:
 
 
 async def _post_init(
-    application: Application[Any, Any, Any, Any, Any, Any], settings: Settings, clock: Clock
+    application: Application[Any, Any, Any, Any, Any, Any],
+    settings: Settings,
+    clock: Clock,
+    updater: DurableUpdater,
 ) -> None:
     db = await open_database(settings.database.target)
     services = build_services(settings, clock, db)
@@ -247,6 +262,9 @@ async def _post_init(
     dispatcher.record_with(services.broadcasts.record)
     services.calls.attach(dispatcher.observe, dispatcher.edit_message)
     await dispatcher.start()
+    intake = UpdateIntake(db, clock, application.bot, application.process_update)
+    updater.attach(intake)
+    services.sweepers.append(intake.prune)
     from handlers import menu
 
     await menu.set_default(application.bot, services.texts)
@@ -280,6 +298,7 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         return
     # The live summaries stop first: an edit started now would meet a closed HTTP client.
     await services.calls.stop()
+    await services.presence.flush()
     if services.dispatcher is not None:
         await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
 
@@ -304,6 +323,11 @@ async def _on_error(update: object, context: AppContext) -> None:
     user_id = (
         update.effective_user.id if isinstance(update, Update) and update.effective_user else None
     )
+    if isinstance(context.error, BadRequest) and "query is too old" in str(context.error).lower():
+        # Only the button's spinner could not be stopped (an answer after a restart, or after
+        # a long wait): what the press did is done, so nobody is told to try again.
+        log.info("press of user %s answered too late", user_id)
+        return
     log.error("update from user %s failed", user_id, exc_info=context.error)
     if isinstance(update, Update) and update.effective_chat is not None:
         try:

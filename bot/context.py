@@ -21,6 +21,7 @@ from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
 from bot.services.pairs import PairService
+from bot.services.presence import Presence
 from bot.services.privacy import PrivacyService
 from bot.services.report_followup import ReportFollowUp
 from bot.services.reports import ReportService
@@ -52,6 +53,7 @@ class Services:
     conversations: ConversationService
     reports: ReportService
     report_followup: ReportFollowUp
+    presence: Presence
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads

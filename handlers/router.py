@@ -33,30 +33,19 @@ from handlers.common import (
 log = logging.getLogger(__name__)
 
 
-TOUCH_EVERY_SECONDS = 3600.0
-
-
 def build_presence() -> BaseHandler[Update, AppContext, None]:
-    """Runs before every handler (group -1): remember that the member is around.
+    """Runs before every handler (group -1): note that the member is around.
 
-    `last_seen_at` drives the retention purge, and a member who had blocked the bot and
-    writes again is active again. Written at most once an hour per member.
+    Only noted in memory (bot/services/presence.py): the scheduler writes it later, so a
+    locked database never delays or fails what the member came to do.
     """
-    last_touch: dict[int, float] = {}
 
-    async def touch(update: Update, context: AppContext) -> None:
+    async def seen(update: Update, context: AppContext) -> None:
         user = update.effective_user
-        if user is None:
-            return
-        now = context.services.clock.now().timestamp()
-        if now - last_touch.get(user.id, float("-inf")) < TOUCH_EVERY_SECONDS:
-            return
-        last_touch[user.id] = now
-        if len(last_touch) > 100_000:
-            last_touch.clear()
-        await context.services.members.touch(user.id, user.username)
+        if user is not None:
+            context.services.presence.seen(user.id, user.username)
 
-    return TypeHandler(Update, touch)
+    return TypeHandler(Update, seen)
 
 
 Handlers = list[tuple[int, BaseHandler[Update, AppContext, None]]]

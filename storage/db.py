@@ -19,6 +19,7 @@ Nothing above `storage/` imports a driver or names a backend class: it calls
 
 from __future__ import annotations
 
+import contextvars
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -137,6 +138,23 @@ class Transaction(Protocol):
     def depth(self) -> int:
         """1 for the outermost transaction, 2 and more for savepoints inside it."""
         ...
+
+
+class CommitGuard(Protocol):
+    """Asked before a top-level transaction commits, inside it: False rolls it back instead.
+
+    The update intake (bot/intake.py) sets one for the task handling an update: the handler's
+    first write also marks the update applied, in the same transaction; when a replay after a
+    crash finds it already applied, its writes are dropped, so an update acts only once.
+    Every backend's `transaction()` must call it (savepoints do not).
+    """
+
+    async def before_commit(self, db: Database) -> bool: ...
+
+
+commit_guard: contextvars.ContextVar[CommitGuard | None] = contextvars.ContextVar(
+    "commit_guard", default=None
+)
 
 
 class Database(Protocol):

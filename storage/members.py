@@ -188,13 +188,14 @@ class MemberRepository:
             [(cid,) for cid in chat_ids],
         )
 
-    async def touch(self, telegram_id: int, now: datetime, username: str | None) -> None:
-        """Record activity; a member who had blocked the bot and writes again is back."""
-        await self.db.execute(
+    async def touch(self, seen: Iterable[tuple[int, datetime, str | None]]) -> None:
+        """Record activity (id, when, username); a member who had blocked the bot and writes
+        again is back."""
+        await self.db.executemany(
             "UPDATE members SET last_seen_at = ?, username = COALESCE(?, username), "
             "status = CASE status WHEN 'blocked' THEN 'active' ELSE status END "
             "WHERE telegram_id = ?",
-            (to_db_time(now), username, telegram_id),
+            [(to_db_time(now), username, telegram_id) for telegram_id, now, username in seen],
         )
 
     async def count_referrals(self, telegram_id: int) -> int:

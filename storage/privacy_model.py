@@ -163,6 +163,14 @@ TABLES: tuple[Table, ...] = (
         _links("anonymise", "reporter_id", "assignee_id"),
     ),
     Table("quiet_hours", ("member_id",), _links("delete", "member_id")),
+    # Updates being handled (bot/intake.py): the id stays, to recognise a redelivery; what
+    # the member sent goes (a handled update keeps nothing else already).
+    Table(
+        "update_inbox",
+        ("user_id", "payload"),
+        (Link("user_id", "clear", given_back=False),),
+        before=("UPDATE update_inbox SET payload = NULL WHERE user_id = ?",),
+    ),
     # The profile itself, last (/mesdonnees gives it back as the profile): the people the
     # member brought in stay, without pointing to them.
     Table(

@@ -29,6 +29,7 @@ from storage.db import (
     Params,
     Row,
     SchemaTooNew,
+    commit_guard,
     from_db_time,
     is_time_column,
     latest_version,
@@ -187,11 +188,13 @@ class SqliteDatabase:
             token = self._depth.set(1)
             try:
                 yield _Level(1)
+                guard = commit_guard.get()
+                keep = guard is None or await guard.before_commit(self)
             except BaseException:
                 await self._run("ROLLBACK")
                 raise
             else:
-                await self._run("COMMIT")
+                await self._run("COMMIT" if keep else "ROLLBACK")
             finally:
                 self._depth.reset(token)
 

@@ -174,8 +174,6 @@ class MemberService:
     async def technician(self, telegram_id: int) -> TechnicianProfile | None:
         return await self.members.technician(telegram_id)
 
-    async def touch(self, telegram_id: int, username: str | None) -> None:
-        await self.members.touch(telegram_id, self.clock.now(), username)
 
     # --- consent -----------------------------------------------------------------------
 
