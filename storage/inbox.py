@@ -25,6 +25,13 @@ class StoredUpdate(BaseModel):
     attempts: int
 
 
+class InboxEntry(BaseModel):
+    update_id: int
+    state: str
+    user_id: int | None
+    payload: str | None
+
+
 class InboxRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -54,6 +61,12 @@ class InboxRepository:
             "SELECT state FROM update_inbox WHERE update_id = ?", (update_id,)
         )
         return str(row["state"]) if row else None
+
+    async def entries(self) -> list[InboxEntry]:
+        rows = await self.db.fetch_all(
+            "SELECT update_id, state, user_id, payload FROM update_inbox ORDER BY update_id"
+        )
+        return [InboxEntry(**dict(r)) for r in rows]
 
     async def unhandled(self, limit: int = 10_000) -> list[StoredUpdate]:
         """What a crash left behind, in arrival order."""

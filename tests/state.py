@@ -11,6 +11,7 @@ from storage.calls import Answer as CallAnswer
 from storage.calls import Call, CallRepository
 from storage.conversations import ConversationRepository
 from storage.db import Database
+from storage.inbox import InboxRepository
 from storage.initiatives import Initiative, InitiativeRepository
 from storage.invites import InviteRepository
 from storage.members import Member, MemberRepository
@@ -32,6 +33,7 @@ class State:
         self.initiatives = InitiativeRepository(db)
         self.pairs = PairRepository(db)
         self.privacy = PrivacyRepository(db)
+        self.inbox = InboxRepository(db)
 
     async def member(self, telegram_id: int) -> Member:
         found = await self.members.get(telegram_id)

@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.clock import FakeClock
 from sandbox.fakeapi import FakeTelegram
+from storage.db import open_database
+from storage.inbox import InboxRepository, NewUpdate
 from tests.conftest import BotHarness, make_settings
 from tests.helpers import seed_members
 from tests.test_calls import FAST, draft_call, start_coordinator
@@ -25,21 +28,28 @@ ALICE = 501
 OUPS = "Oups"
 
 
-def inbox(bot: BotHarness) -> list[tuple[Any, ...]]:
-    rows = bot.sql("SELECT update_id, state, user_id, payload FROM update_inbox ORDER BY 1")
-    return [tuple(r) for r in rows]
+async def inbox(bot: BotHarness) -> list[tuple[Any, ...]]:
+    return [
+        (e.update_id, e.state, e.user_id, e.payload) for e in await bot.state.inbox.entries()
+    ]
 
 
-def left_over(bot: BotHarness, update: dict[str, Any], state: str, attempts: int = 0) -> None:
-    """Put an update in the inbox as a kill -9 leaves it: stored, never marked handled."""
-    user_id = next(iter(v for k, v in update.items() if k != "update_id"))["from"]["id"]
-    with sqlite3.connect(bot.settings.database.path) as conn:
-        conn.execute(
-            "INSERT INTO update_inbox (update_id, user_id, payload, state, attempts, received_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (update["update_id"], user_id, json.dumps(update), state, attempts, "2026-03-02T10"),
-        )
-    conn.close()
+async def left_over(bot: BotHarness, update: dict[str, Any], state: str, attempts: int = 0) -> None:
+    """Put an update in the inbox as a kill -9 leaves it: stored, never marked handled.
+
+    The bot is stopped: this is another connection to its database."""
+    sender = next(v for k, v in update.items() if k != "update_id")["from"]["id"]
+    db = await open_database(bot.settings.database.path)
+    try:
+        repo = InboxRepository(db)
+        stored = NewUpdate(update_id=update["update_id"], user_id=sender, payload=json.dumps(update))
+        await repo.store([stored], bot.clock.now())
+        if state == "applied":
+            assert await repo.mark_applied(update["update_id"])
+        for _ in range(attempts):
+            await repo.count_attempts([update["update_id"]])
+    finally:
+        await db.close()
 
 
 def text_update(update_id: int, user: Any, text: str) -> dict[str, Any]:
@@ -72,7 +82,7 @@ async def test_updates_are_stored_handled_then_only_their_id_is_kept_for_a_while
 ) -> None:
     alice = await to_name_step(server, ALICE, "Alice")
     await settle(bot)
-    rows = inbox(bot)
+    rows = await inbox(bot)
     assert len(rows) == 2  # /start and the press
     # Handled; what Alice sent (and who she is) is not kept, only the id, to recognise it.
     assert [(state, user, payload) for _, state, user, payload in rows] == [
@@ -83,10 +93,10 @@ async def test_updates_are_stored_handled_then_only_their_id_is_kept_for_a_while
     await alice.send("Zoé")
     await alice.receive(contains="Où habitez-vous")
     await bot.tick()
-    assert len(inbox(bot)) == 3
+    assert len(await inbox(bot)) == 3
     bot.clock.advance(timedelta(hours=2))
     await bot.tick()
-    assert len(inbox(bot)) == 1  # the first two, handled 49 h ago, are forgotten
+    assert len(await inbox(bot)) == 1  # the first two, handled 49 h ago, are forgotten
 
 
 async def test_an_update_left_stored_by_a_crash_is_handled_at_the_next_start(
@@ -95,13 +105,13 @@ async def test_an_update_left_stored_by_a_crash_is_handled_at_the_next_start(
     alice = await to_name_step(server, ALICE, "Alice")
     await bot.stop()
     # Killed after storing "Zoé" (so Telegram was told it arrived) but before handling it.
-    left_over(bot, text_update(990_001, alice, "Zoé"), "received")
+    await left_over(bot, text_update(990_001, alice, "Zoé"), "received")
     await bot.start()
 
     await alice.receive(contains="Où habitez-vous")
     await settle(bot)
-    assert bot.sql("SELECT display_name FROM members")[0][0] == "Zoé"
-    assert inbox(bot)[-1][:2] == (990_001, "handled")
+    assert (await bot.state.member(ALICE)).display_name == "Zoé"
+    assert (await inbox(bot))[-1][:2] == (990_001, "handled")
     assert not any(OUPS in m.text for m in alice.messages)
 
 
@@ -134,19 +144,19 @@ async def test_a_replayed_update_whose_writes_were_committed_does_not_act_twice(
             },
         },
     }
-    left_over(bot, press, "applied")
+    await left_over(bot, press, "applied")
     await bot.start()
     await settle(bot)
 
     # Handled again (its answer could not stop a spinner that is long gone: no "Oups"), but
     # its toggle was rolled back: Solidarité stays chosen instead of being unticked.
-    assert inbox(bot)[-1][:2] == (990_002, "handled")
+    assert (await inbox(bot))[-1][:2] == (990_002, "handled")
     assert not any(OUPS in m.text for m in alice.messages)
     await alice.press("Valider")
     await alice.press("Non")
     await alice.press("Non")
     await alice.receive(contains="🎉")
-    assert [r[0] for r in bot.sql("SELECT theme FROM member_themes")] == ["Solidarité"]
+    assert (await bot.state.member(ALICE)).themes == ["Solidarité"]
 
 
 async def test_an_update_that_failed_three_starts_is_skipped(
@@ -154,11 +164,11 @@ async def test_an_update_that_failed_three_starts_is_skipped(
 ) -> None:
     alice = await to_name_step(server, ALICE, "Alice")
     await bot.stop()
-    left_over(bot, text_update(990_003, alice, "Zoé"), "received", attempts=3)
+    await left_over(bot, text_update(990_003, alice, "Zoé"), "received", attempts=3)
     await bot.start()
     await settle(bot)
-    assert inbox(bot)[-1][:2] == (990_003, "handled")
-    assert bot.sql("SELECT display_name FROM members")[0][0] == "Alice"
+    assert (await inbox(bot))[-1][:2] == (990_003, "handled")
+    assert (await bot.state.member(ALICE)).display_name == "Alice"
 
 
 async def test_webhook_answers_only_once_handled_and_handles_a_redelivery_once(
@@ -192,11 +202,12 @@ async def test_webhook_answers_only_once_handled_and_handles_a_redelivery_once(
             async with session.post(url, json=start, headers=headers) as response:
                 assert response.status == 200
         assert len([m for m in alice.messages if "SMICVAL" in m.text]) == 1
-        assert inbox(harness) == [(700_001, "handled", None, None)]
+        assert await inbox(harness) == [(700_001, "handled", None, None)]
     finally:
         await harness.stop()
 
 
+@pytest.mark.sqlite_only  # another process holds SQLite's write lock
 async def test_a_locked_database_delays_a_press_but_never_says_retry(
     server: FakeTelegram, make_bot: Callable[..., Any]
 ) -> None:
@@ -212,8 +223,7 @@ async def test_a_locked_database_delays_a_press_but_never_says_retry(
     member = server.user(member_id)
     await member.receive(contains="Qui peut apporter")
     bot.clock.advance(timedelta(hours=2))  # the press is the member's first in two hours
-    last_seen = "SELECT last_seen_at FROM members WHERE telegram_id = ?"
-    seen_before = bot.sql(last_seen, (member_id,))[0][0]
+    seen_before = (await bot.state.member(member_id)).last_seen_at
 
     # Another process holds SQLite's write lock longer than the 5 s busy timeout.
     holder = sqlite3.connect(bot.settings.database.path, isolation_level=None)
@@ -234,10 +244,8 @@ async def test_a_locked_database_delays_a_press_but_never_says_retry(
 
     assert answer.text is not None and "vous venez" in answer.text
     assert not any(OUPS in m.text for m in member.messages)
-    stored = bot.sql("SELECT member_id, answer FROM call_answers")
-    assert [tuple(r) for r in stored] == [(member_id, "yes")]
+    assert await bot.state.call_answers() == {member_id: "yes"}
     # "Last seen" is written later, by the scheduler, off the member's path.
-    assert bot.sql(last_seen, (member_id,))[0][0] == seen_before
+    assert (await bot.state.member(member_id)).last_seen_at == seen_before
     await bot.tick()
-    seen_after = bot.sql(last_seen, (member_id,))[0][0]
-    assert seen_after.startswith(bot.clock.now().strftime("%Y-%m-%dT%H:%M"))
+    assert (await bot.state.member(member_id)).last_seen_at == bot.clock.now()
