@@ -121,7 +121,9 @@ class UpdateIntake:
         """
         task = self._inflight.get(update.update_id)
         if task is None:
-            task = asyncio.create_task(self._accept(update), name=f"essaim-hook-{update.update_id}")
+            task = asyncio.create_task(
+                self._accept(update), name=f"essaim-hook-{update.update_id}"
+            )
             self._track(update.update_id, task)
         await asyncio.shield(task)
 
@@ -177,7 +179,9 @@ class UpdateIntake:
         retried = [s for s in stored if s.attempts < self._max_attempts and s.payload]
         given_up = [s.update_id for s in stored if s.attempts >= self._max_attempts]
         if given_up:
-            log.error("updates %s failed %d starts in a row: skipped", given_up, self._max_attempts)
+            log.error(
+                "updates %s failed %d starts in a row: skipped", given_up, self._max_attempts
+            )
         # No payload: the sender erased their data (/oublier) while it was in flight.
         done = [s.update_id for s in stored if s not in retried]
         await self.inbox.mark_handled(done, self.clock.now())

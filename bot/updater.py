@@ -56,10 +56,10 @@ class DurableUpdater(Updater):
         self._running = True
         return self.intake
 
-    async def start_polling(  # type: ignore[override]
+    async def start_polling(
         self,
         poll_interval: float = 0.0,
-        timeout: float | timedelta = timedelta(seconds=10),
+        timeout: int | timedelta = timedelta(seconds=10),
         bootstrap_retries: int = 0,
         allowed_updates: Sequence[str] | None = None,
         drop_pending_updates: bool | None = None,
@@ -83,7 +83,7 @@ class DurableUpdater(Updater):
         self,
         intake: UpdateIntake,
         poll_interval: float,
-        timeout: float | timedelta,
+        timeout: int | timedelta,
         allowed_updates: Sequence[str] | None,
         error_callback: Callable[[TelegramError], None] | None,
     ) -> None:

@@ -29,12 +29,12 @@ OUPS = "Oups"
 
 
 async def inbox(bot: BotHarness) -> list[tuple[Any, ...]]:
-    return [
-        (e.update_id, e.state, e.user_id, e.payload) for e in await bot.state.inbox.entries()
-    ]
+    return [(e.update_id, e.state, e.user_id, e.payload) for e in await bot.state.inbox.entries()]
 
 
-async def left_over(bot: BotHarness, update: dict[str, Any], state: str, attempts: int = 0) -> None:
+async def left_over(
+    bot: BotHarness, update: dict[str, Any], state: str, attempts: int = 0
+) -> None:
     """Put an update in the inbox as a kill -9 leaves it: stored, never marked handled.
 
     The bot is stopped: this is another connection to its database."""
@@ -42,7 +42,9 @@ async def left_over(bot: BotHarness, update: dict[str, Any], state: str, attempt
     db = await open_database(bot.settings.database.path)
     try:
         repo = InboxRepository(db)
-        stored = NewUpdate(update_id=update["update_id"], user_id=sender, payload=json.dumps(update))
+        stored = NewUpdate(
+            update_id=update["update_id"], user_id=sender, payload=json.dumps(update)
+        )
         await repo.store([stored], bot.clock.now())
         if state == "applied":
             assert await repo.mark_applied(update["update_id"])

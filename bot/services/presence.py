@@ -55,6 +55,8 @@ class Presence:
         try:
             await self.repo.touch((tid, when, username) for tid, (when, username) in batch.items())
         except Exception:
-            log.warning("last seen of %d members not written; next tick", len(batch), exc_info=True)
+            log.warning(
+                "last seen of %d members not written; next tick", len(batch), exc_info=True
+            )
             for telegram_id, noted in batch.items():
                 self._pending.setdefault(telegram_id, noted)
