@@ -174,7 +174,6 @@ class MemberService:
     async def technician(self, telegram_id: int) -> TechnicianProfile | None:
         return await self.members.technician(telegram_id)
 
-
     # --- consent -----------------------------------------------------------------------
 
     async def refuse_consent(self, telegram_id: int) -> None:
