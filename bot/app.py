@@ -27,9 +27,9 @@ from bot.config import Settings
 from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
 from bot.http import AiohttpRequest
+from bot.intake import UpdateIntake
 from bot.services.audience import AudienceService
 from bot.services.broadcasts import Broadcasts
-from bot.intake import UpdateIntake
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
