@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
@@ -89,26 +89,40 @@ async def send_payload(
     *,
     paid: bool = False,
     limit_args: dict[str, str] | None = None,
-) -> Message:
-    """Render a stored payload as a Telegram message."""
-    if payload.photo:
-        return await bot.send_photo(
-            chat_id,
-            payload.photo,
-            caption=payload.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(payload),
-            rate_limit_args=limit_args,
-            allow_paid_broadcast=paid or None,
-        )
-    return await bot.send_message(
-        chat_id,
-        payload.text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=keyboard(payload),
-        rate_limit_args=limit_args,
-        allow_paid_broadcast=paid or None,
+) -> int:
+    """Render a stored payload as a Telegram message; return the new message's id."""
+    common: dict[str, Any] = {
+        "reply_markup": keyboard(payload),
+        "rate_limit_args": limit_args,
+        "allow_paid_broadcast": paid or None,
+    }
+    caption: dict[str, Any] = (
+        {"caption": payload.text, "parse_mode": ParseMode.HTML} if payload.text else {}
     )
+    if payload.photo is not None:
+        sent = await bot.send_photo(chat_id, payload.photo, **caption, **common)
+    elif payload.document is not None:
+        document = payload.document
+        file: InputFile | str = (
+            InputFile(document.content, filename=document.filename)
+            if document.content is not None
+            else str(document.file)
+        )
+        sent = await bot.send_document(chat_id, file, **caption, **common)
+    elif payload.voice is not None:
+        sent = await bot.send_voice(chat_id, payload.voice, **caption, **common)
+    elif payload.location is not None:
+        where = payload.location
+        sent = await bot.send_location(chat_id, where.latitude, where.longitude, **common)
+    elif payload.copy_of is not None:
+        source = payload.copy_of
+        copied = await bot.copy_message(
+            chat_id, source.from_chat_id, source.message_id, **caption, **common
+        )
+        return copied.message_id
+    else:
+        sent = await bot.send_message(chat_id, payload.text, parse_mode=ParseMode.HTML, **common)
+    return sent.message_id
 
 
 def classify(
@@ -278,7 +292,7 @@ class Dispatcher:
 
     async def _attempt(self, delivery: Delivery) -> DeliveryResult:
         try:
-            message = await send_payload(
+            message_id = await send_payload(
                 self.bot,
                 delivery.chat_id,
                 delivery.payload,
@@ -308,7 +322,7 @@ class Dispatcher:
         # Slow start: each success widens the window by one, so connections to the Bot
         # API open progressively instead of dozens at the same instant.
         self._window = min(float(self.settings.max_in_flight), self._window + 1.0)
-        return DeliveryResult(id=delivery.id, status="sent", message_id=message.message_id)
+        return DeliveryResult(id=delivery.id, status="sent", message_id=message_id)
 
     async def flush(self) -> None:
         async with self._flush_lock:

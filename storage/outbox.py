@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from storage.db import Database, Row, from_db_time, to_db_time
 
@@ -27,12 +27,67 @@ Rows = list[list[Button]]
 """A keyboard: rows of buttons."""
 
 
-class Payload(BaseModel):
-    """What to send, already rendered in the recipient's language (HTML text)."""
+class Document(BaseModel):
+    """A file: a Telegram file_id or an HTTP URL, or bytes the bot made (kept small: they
+    are stored in the outbox row until sent, base64 in its JSON)."""
 
-    text: str
+    model_config = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    file: str | None = None
+    content: bytes | None = None
+    filename: str = "document"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.file is None) == (self.content is None):
+            raise ValueError("a document is a file id/URL or generated content, not both")
+        return self
+
+
+class Location(BaseModel):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+
+
+class Copy(BaseModel):
+    """A message of a member, sent again as the bot's own (copyMessage: no "forwarded" tag)."""
+
+    from_chat_id: int
+    message_id: int
+
+
+MEDIA = ("photo", "document", "voice", "location", "copy_of")
+"""What a payload may carry besides text, at most one of them."""
+
+
+class Payload(BaseModel):
+    """What to send, already rendered in the recipient's language.
+
+    `text` is HTML: the message itself, or the caption of a photo, document or voice message
+    (a copy keeps its own caption when `text` is empty; a location has none).
+    """
+
+    text: str = ""
     buttons: Rows = Field(default_factory=list)
     photo: str | None = None
+    document: Document | None = None
+    voice: str | None = None
+    location: Location | None = None
+    copy_of: Copy | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        carried = [name for name in MEDIA if getattr(self, name) is not None]
+        if len(carried) > 1:
+            raise ValueError(f"a payload carries one of {MEDIA}, not {carried}")
+        if self.location is not None and self.text:
+            raise ValueError("a location has no text: send the text as its own payload")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """'text' or the name of what it carries: how the dispatcher sends it."""
+        return next((name for name in MEDIA if getattr(self, name) is not None), "text")
 
 
 class NewDelivery(BaseModel):

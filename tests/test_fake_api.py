@@ -633,3 +633,30 @@ async def test_subscriber_sees_user_and_bot_events_in_order(
     await bot.delete_message(alice.id, sent.message_id)
     await server.wait_until(lambda: "delete" in seen)
     assert [k for k in seen if k != "delivery"] == ["user_message", "message", "edit", "delete"]
+
+
+async def test_location_and_voice_are_shown_and_checked(server: FakeTelegram, bot: Bot) -> None:
+    alice = server.user(1001, "Alice")
+    sent = await bot.send_location(1001, 44.84, -0.58)
+    assert sent.location is not None and sent.location.latitude == 44.84
+    assert (alice.last.kind, alice.last.location) == ("location", (44.84, -0.58))
+    with pytest.raises(BadRequest, match="Wrong latitude"):
+        await bot.send_location(1001, 95.0, 0.0)
+    voice = await bot.send_voice(1001, b"OggS-note", caption="<b>Écoutez</b>", parse_mode="HTML")
+    assert voice.voice is not None and voice.voice.duration >= 1
+    assert (alice.last.kind, alice.last.caption) == ("voice", "Écoutez")
+    copied = await bot.copy_message(1001, 1001, sent.message_id)
+    assert alice.last.message_id == copied.message_id and alice.last.kind == "location"
+
+
+async def test_refused_connections_reach_the_client_as_network_errors(
+    server: FakeTelegram, bot: Bot
+) -> None:
+    server.user(1001, "Alice")
+    server.configure(refuse_connections=True)
+    with pytest.raises(NetworkError):
+        await bot.send_message(1001, "hello")
+    assert (await bot.get_me()).username  # polling and setup are spared
+    server.configure(refuse_connections=False)
+    assert (await bot.send_message(1001, "back")).text == "back"
+    assert server.stats.refused == 1

@@ -11,9 +11,25 @@ from datetime import datetime
 
 from bot.clock import Clock
 from storage.db import Database
-from storage.outbox import Button, NewDelivery, OutboxRepository, Payload
+from storage.outbox import (
+    Button,
+    Copy,
+    Document,
+    Location,
+    NewDelivery,
+    OutboxRepository,
+    Payload,
+)
 
-__all__ = ["Button", "NewDelivery", "OutboxService", "Payload"]
+__all__ = [
+    "Button",
+    "Copy",
+    "Document",
+    "Location",
+    "NewDelivery",
+    "OutboxService",
+    "Payload",
+]
 
 
 class OutboxService:

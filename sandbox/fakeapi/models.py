@@ -41,6 +41,7 @@ class ChatMessage:
     parse_mode: str | None = None
     entities: list[dict[str, Any]] = field(default_factory=list)
     kind: str = "text"
+    location: tuple[float, float] | None = None
 
     @property
     def content(self) -> str:

@@ -67,6 +67,8 @@ MESSAGE_METHODS = frozenset(
         "sendmessage",
         "sendphoto",
         "senddocument",
+        "sendvoice",
+        "sendlocation",
         "copymessage",
         "editmessagetext",
         "editmessagereplymarkup",
@@ -284,6 +286,8 @@ class FakeTelegram:
             "answercallbackquery": self._answer_callback_query,
             "sendphoto": self._send_photo,
             "senddocument": self._send_document,
+            "sendvoice": self._send_voice,
+            "sendlocation": self._send_location,
             "copymessage": self._copy_message,
             "getfile": self._get_file,
             "setmycommands": self._set_my_commands,
@@ -825,8 +829,10 @@ class FakeTelegram:
             record = self.files.by_id.get(raw["document"]["file_id"])
             document = (raw["document"].get("file_name", ""), record.data if record else b"")
         kind = next(
-            (k for k in ("text", "photo", "document", "sticker", "voice") if k in raw), "text"
+            (k for k in ("text", "photo", "document", "sticker", "voice", "location") if k in raw),
+            "text",
         )
+        location = raw.get("location")
         return ChatMessage(
             message_id=raw["message_id"],
             text=raw.get("text", ""),
@@ -843,6 +849,7 @@ class FakeTelegram:
             parse_mode=parse_mode,
             entities=raw.get("entities") or raw.get("caption_entities") or [],
             kind=kind,
+            location=(location["latitude"], location["longitude"]) if location else None,
         )
 
     def _publish(
@@ -1217,6 +1224,8 @@ class FakeTelegram:
             raw["reply_to_message"] = reply_to
         if photo is not None:
             raw["photo"] = photo
+        elif name == "voice":
+            raw["voice"] = {**document, "duration": int(params.get("duration") or 1)}
         else:
             raw["document"] = document
         if caption:
@@ -1235,6 +1244,32 @@ class FakeTelegram:
     def _send_document(self, params: JSON) -> JSON:
         return self._send_media(params, "document")
 
+    def _send_voice(self, params: JSON) -> JSON:
+        return self._send_media(params, "voice")
+
+    def _send_location(self, params: JSON) -> JSON:
+        user = self._writable_chat(params)
+        point = {}
+        for name, bound in (("latitude", 90.0), ("longitude", 180.0)):
+            try:
+                value = float(params.get(name))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise _bad(f"{name} is empty") from None
+            if not -bound <= value <= bound:
+                raise _bad(f"wrong {name} specified")
+            point[name] = value
+        markup = self._markup(params)
+        reply_to = self._reply_target(params, user)
+        self._check_rate(user.id, _as_bool(params.get("allow_paid_broadcast")))
+        raw = self._base_message(user)
+        if reply_to is not None:
+            raw["reply_to_message"] = reply_to
+        raw["location"] = point
+        if markup.inline:
+            raw["reply_markup"] = markup.inline
+        self._publish(user, raw, "", None, markup)
+        return raw
+
     def _copy_message(self, params: JSON) -> JSON:
         source = self._chat(params, "from_chat_id")
         message_id = _as_int(params.get("message_id"), "message_id")
@@ -1251,6 +1286,7 @@ class FakeTelegram:
             "document",
             "sticker",
             "voice",
+            "location",
             "caption",
             "caption_entities",
         ):
