@@ -580,25 +580,25 @@ def test_pacing_invariants_hold_for_any_arrival_pattern(
 
 
 def test_catch_up_keeps_the_grid_when_a_send_is_a_little_late() -> None:
-    from bot.ratelimit import _Gcra
+    from bot.ratelimit.buckets import Gcra
 
-    grid = _Gcra(rate=10.0, burst=1, catch_up=1.0)
+    grid = Gcra(rate=10.0, burst=1, catch_up=1.0)
     grid.consume(0.0)
     assert grid.allowed_at() == pytest.approx(0.1)
     grid.consume(0.13)  # 30 ms late: the next slot stays on the grid
     assert grid.allowed_at() == pytest.approx(0.2)
     grid.consume(0.5)  # far later than one interval: start again from now, no burst
     assert grid.allowed_at() == pytest.approx(0.6)
-    drifting = _Gcra(rate=10.0, burst=1)
+    drifting = Gcra(rate=10.0, burst=1)
     drifting.consume(0.0)
     drifting.consume(0.13)
     assert drifting.allowed_at() == pytest.approx(0.23)
 
 
 def test_window_counts_like_telegram_on_the_instants_requests_really_leave() -> None:
-    from bot.ratelimit import _Gcra
+    from bot.ratelimit.buckets import Gcra
 
-    window = _Gcra(rate=3.0, burst=1, catch_up=1.0, window=(3, 1.0))
+    window = Gcra(rate=3.0, burst=1, catch_up=1.0, window=(3, 1.0))
     starts = [window.consume(t) for t in (0.0, 0.5, 0.7)]  # the two last on catch-up slots
     assert window.allowed_at() == pytest.approx(1.0)  # 3 in the last second: wait for the 1st
     assert starts[0] is not None
@@ -646,9 +646,9 @@ def test_no_sliding_window_ever_holds_more_than_the_limit_even_when_callers_resu
 
 
 def test_a_429_widens_the_window_once_per_pause_and_quiet_narrows_it_back() -> None:
-    from bot.ratelimit import QUIET_SECONDS, _Gcra
+    from bot.ratelimit.buckets import QUIET_SECONDS, Gcra
 
-    bucket = _Gcra(rate=30.0, burst=1, catch_up=1.0, window=(30, 1.0))
+    bucket = Gcra(rate=30.0, burst=1, catch_up=1.0, window=(30, 1.0))
     bucket.widen(10.0)
     assert bucket.window == pytest.approx(1.01)
     for _ in range(20):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from sandbox.fakeapi.server import FakeTelegram
     from sandbox.fakeapi.users import FakeUser
 
-__all__ = ["add_control_routes", "storm"]
+__all__ = ["ControlApi", "add_control_routes", "storm"]
 
 JSON = dict[str, Any]
 
@@ -27,49 +27,69 @@ def _error(status: int, message: str) -> web.Response:
 
 def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
     """Register the /_control/ endpoints on the server's aiohttp application."""
+    api = ControlApi(server)
+    app.router.add_get("/_control/stats", api.get_stats)
+    app.router.add_post("/_control/stats/reset", api.reset_stats)
+    app.router.add_get("/_control/config", api.get_config)
+    app.router.add_post("/_control/config", api.post_config)
+    app.router.add_post("/_control/limits", api.post_config)
+    app.router.add_post("/_control/users", api.post_users)
+    app.router.add_get("/_control/users/{user_id}", api.get_user)
+    app.router.add_get("/_control/users/{user_id}/screen", api.get_user)
+    app.router.add_post("/_control/users/{user_id}/send", api.user_send)
+    app.router.add_post("/_control/users/{user_id}/press", api.user_press)
+    app.router.add_post("/_control/users/{user_id}/block", api.user_block)
+    app.router.add_post("/_control/press_storm", api.press_storm)
 
-    def user_of(request: web.Request) -> FakeUser | None:
+
+class ControlApi:
+    """The handlers of /_control/, each acting on the one server they were made for."""
+
+    def __init__(self, server: FakeTelegram) -> None:
+        self.server = server
+
+    def user_of(self, request: web.Request) -> FakeUser | None:
         try:
-            return server.get_user(int(request.match_info["user_id"]))
+            return self.server.get_user(int(request.match_info["user_id"]))
         except ValueError:
             return None
 
-    async def get_stats(request: web.Request) -> web.Response:
+    async def get_stats(self, request: web.Request) -> web.Response:
         full = request.query.get("full", "") in {"1", "true"}
-        data = server.stats.to_json(full=full)
-        data["pending_updates"] = server.pending_updates
-        data["webhook_dropped"] = server.webhook_dropped
+        data = self.server.stats.to_json(full=full)
+        data["pending_updates"] = self.server.pending_updates
+        data["webhook_dropped"] = self.server.webhook_dropped
         return web.json_response(data)
 
-    async def reset_stats(_request: web.Request) -> web.Response:
-        server.stats.reset()
+    async def reset_stats(self, _request: web.Request) -> web.Response:
+        self.server.stats.reset()
         return web.json_response({"ok": True})
 
-    async def get_config(_request: web.Request) -> web.Response:
-        return web.json_response(server.config.to_json())
+    async def get_config(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.server.config.to_json())
 
-    async def post_config(request: web.Request) -> web.Response:
+    async def post_config(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = await request.json()
         seed = body.pop("seed", None)
         try:
-            server.configure(**body)
+            self.server.configure(**body)
         except TypeError as exc:
             return _error(400, str(exc))
         if seed is not None:
-            server.reseed(int(seed))
-        return web.json_response(server.config.to_json())
+            self.server.reseed(int(seed))
+        return web.json_response(self.server.config.to_json())
 
-    async def post_users(request: web.Request) -> web.Response:
+    async def post_users(self, request: web.Request) -> web.Response:
         """Body: {"range": [start, stop]} and/or {"ids": [...]} and/or {"users": [{...}]}."""
         body: dict[str, Any] = await request.json()
         count = 0
         if "range" in body:
             start, stop = body["range"]
-            count += server.add_users(range(int(start), int(stop)))
+            count += self.server.add_users(range(int(start), int(stop)))
         if "ids" in body:
-            count += server.add_users(int(i) for i in body["ids"])
+            count += self.server.add_users(int(i) for i in body["ids"])
         for spec in body.get("users", []):
-            server.user(
+            self.server.user(
                 int(spec["id"]),
                 spec.get("first_name"),
                 username=spec.get("username"),
@@ -78,8 +98,8 @@ def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
             count += 1
         return web.json_response({"ok": True, "count": count})
 
-    async def get_user(request: web.Request) -> web.Response:
-        user = user_of(request)
+    async def get_user(self, request: web.Request) -> web.Response:
+        user = self.user_of(request)
         if user is None:
             return _error(404, "unknown user")
         return web.json_response(
@@ -92,16 +112,16 @@ def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
             }
         )
 
-    async def user_send(request: web.Request) -> web.Response:
-        user = user_of(request)
+    async def user_send(self, request: web.Request) -> web.Response:
+        user = self.user_of(request)
         if user is None:
             return _error(404, "unknown user")
         body: dict[str, Any] = await request.json()
         message = await user.send(str(body["text"]))
         return web.json_response(message.to_json())
 
-    async def user_press(request: web.Request) -> web.Response:
-        user = user_of(request)
+    async def user_press(self, request: web.Request) -> web.Response:
+        user = self.user_of(request)
         if user is None:
             return _error(404, "unknown user")
         body: dict[str, Any] = await request.json()
@@ -124,13 +144,13 @@ def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
             {"text": answer.text, "show_alert": answer.show_alert, "url": answer.url}
         )
 
-    async def press_storm(request: web.Request) -> web.Response:
+    async def press_storm(self, request: web.Request) -> web.Response:
         """Many users press buttons at once, driven from inside the server (load generation
         costs the bot's process nothing): `{"users": [first, stop], "texts": [...],
         "presses": n, "concurrency": c}`; answers with presses answered and the time taken."""
         body: dict[str, Any] = await request.json()
         first, stop = (int(v) for v in body["users"])
-        users = [u for i in range(first, stop) if (u := server.get_user(i)) is not None]
+        users = [u for i in range(first, stop) if (u := self.server.get_user(i)) is not None]
         if not users:
             return _error(404, "unknown users")
         texts = [str(t) for t in body.get("texts") or []]
@@ -139,26 +159,13 @@ def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
         result = await storm(users, texts, int(body["presses"]), int(body.get("concurrency", 32)))
         return web.json_response(result)
 
-    async def user_block(request: web.Request) -> web.Response:
-        user = user_of(request)
+    async def user_block(self, request: web.Request) -> web.Response:
+        user = self.user_of(request)
         if user is None:
             return _error(404, "unknown user")
         body: dict[str, Any] = await request.json()
         user.blocked = bool(body.get("blocked", True))
         return web.json_response({"ok": True, "blocked": user.blocked})
-
-    app.router.add_get("/_control/stats", get_stats)
-    app.router.add_post("/_control/stats/reset", reset_stats)
-    app.router.add_get("/_control/config", get_config)
-    app.router.add_post("/_control/config", post_config)
-    app.router.add_post("/_control/limits", post_config)
-    app.router.add_post("/_control/users", post_users)
-    app.router.add_get("/_control/users/{user_id}", get_user)
-    app.router.add_get("/_control/users/{user_id}/screen", get_user)
-    app.router.add_post("/_control/users/{user_id}/send", user_send)
-    app.router.add_post("/_control/users/{user_id}/press", user_press)
-    app.router.add_post("/_control/users/{user_id}/block", user_block)
-    app.router.add_post("/_control/press_storm", press_storm)
 
 
 async def storm(users: list[FakeUser], texts: list[str], presses: int, concurrency: int) -> JSON:

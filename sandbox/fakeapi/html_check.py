@@ -97,6 +97,74 @@ def _parse_attributes(text: str, start: int, raw: str) -> dict[str, str]:
     return attrs
 
 
+def _end_tag(
+    text: str,
+    lt: int,
+    gt: int,
+    stack: list[tuple[str, int, dict[str, Any] | None]],
+    out_len: int,
+) -> dict[str, Any] | None:
+    """Close the innermost tag; return its entity when it covers some text."""
+    name = text[lt + 2 : gt].strip().lower()
+    if not stack:
+        raise EntityParseError(f"Unexpected end tag at byte offset {_byte_offset(text, lt)}")
+    open_name, start, closing = stack.pop()
+    if name != open_name:
+        raise EntityParseError(
+            f"Unmatched end tag at byte offset {_byte_offset(text, lt)}, expected "
+            f'"</{open_name}>", found "</{name}>"'
+        )
+    if closing is not None and out_len > start:
+        entity = {"type": closing["type"], "offset": start, "length": out_len - start}
+        entity.update({k: v for k, v in closing.items() if k != "type"})
+        return entity
+    return None
+
+
+def _start_template(
+    name: str, attrs: dict[str, str], stack: list[tuple[str, int, dict[str, Any] | None]]
+) -> dict[str, Any] | None:
+    """The entity a start tag opens (None for a tag that only decorates its parent)."""
+    template: dict[str, Any] | None
+    if name == "a":
+        href = attrs.get("href", "")
+        if href.startswith("tg://user?id="):
+            user_id = href.removeprefix("tg://user?id=")
+            template = {
+                "type": "text_mention",
+                "user": {
+                    "id": int(user_id) if user_id.isdigit() else 0,
+                    "is_bot": False,
+                    "first_name": "",
+                },
+            }
+        else:
+            template = {"type": "text_link", "url": href} if href else None
+    elif name == "span":
+        if attrs.get("class") != "tg-spoiler":
+            raise EntityParseError('Tag "span" must have class "tg-spoiler"')
+        template = {"type": "spoiler"}
+    elif name == "tg-emoji":
+        emoji_id = attrs.get("emoji-id", "")
+        if not emoji_id.isdigit():
+            raise EntityParseError(
+                "Custom emoji entity must contain a valid custom emoji identifier"
+            )
+        template = {"type": "custom_emoji", "custom_emoji_id": emoji_id}
+    elif name == "blockquote":
+        kind = "expandable_blockquote" if "expandable" in attrs else "blockquote"
+        template = {"type": kind}
+    elif name == "code" and stack and stack[-1][0] == "pre":
+        language = attrs.get("class", "")
+        pre_template = stack[-1][2]
+        if language.startswith("language-") and pre_template is not None:
+            pre_template["language"] = language.removeprefix("language-")
+        template = None
+    else:
+        template = {"type": _SIMPLE_TAGS[name]}
+    return template
+
+
 def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
     """Return (visible text, entities) for parse_mode=HTML, or raise EntityParseError.
 
@@ -123,20 +191,8 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
         if gt == -1:
             raise EntityParseError(f"Unclosed start tag at byte offset {_byte_offset(text, lt)}")
         if lt + 1 < n and text[lt + 1] == "/":
-            name = text[lt + 2 : gt].strip().lower()
-            if not stack:
-                raise EntityParseError(
-                    f"Unexpected end tag at byte offset {_byte_offset(text, lt)}"
-                )
-            open_name, start, closing = stack.pop()
-            if name != open_name:
-                raise EntityParseError(
-                    f"Unmatched end tag at byte offset {_byte_offset(text, lt)}, expected "
-                    f'"</{open_name}>", found "</{name}>"'
-                )
-            if closing is not None and out_len > start:
-                entity = {"type": closing["type"], "offset": start, "length": out_len - start}
-                entity.update({k: v for k, v in closing.items() if k != "type"})
+            entity = _end_tag(text, lt, gt, stack, out_len)
+            if entity is not None:
                 entities.append(entity)
             i = gt + 1
             continue
@@ -151,43 +207,7 @@ def parse_html(text: str) -> tuple[str, list[dict[str, Any]]]:
                 f'Unsupported start tag "{shown}" at byte offset {_byte_offset(text, lt)}'
             )
         attrs = _parse_attributes(text, lt, inner[len(name) :])
-        template: dict[str, Any] | None
-        if name == "a":
-            href = attrs.get("href", "")
-            if href.startswith("tg://user?id="):
-                user_id = href.removeprefix("tg://user?id=")
-                template = {
-                    "type": "text_mention",
-                    "user": {
-                        "id": int(user_id) if user_id.isdigit() else 0,
-                        "is_bot": False,
-                        "first_name": "",
-                    },
-                }
-            else:
-                template = {"type": "text_link", "url": href} if href else None
-        elif name == "span":
-            if attrs.get("class") != "tg-spoiler":
-                raise EntityParseError('Tag "span" must have class "tg-spoiler"')
-            template = {"type": "spoiler"}
-        elif name == "tg-emoji":
-            emoji_id = attrs.get("emoji-id", "")
-            if not emoji_id.isdigit():
-                raise EntityParseError(
-                    "Custom emoji entity must contain a valid custom emoji identifier"
-                )
-            template = {"type": "custom_emoji", "custom_emoji_id": emoji_id}
-        elif name == "blockquote":
-            kind = "expandable_blockquote" if "expandable" in attrs else "blockquote"
-            template = {"type": kind}
-        elif name == "code" and stack and stack[-1][0] == "pre":
-            language = attrs.get("class", "")
-            pre_template = stack[-1][2]
-            if language.startswith("language-") and pre_template is not None:
-                pre_template["language"] = language.removeprefix("language-")
-            template = None
-        else:
-            template = {"type": _SIMPLE_TAGS[name]}
+        template = _start_template(name, attrs, stack)
         stack.append((name, out_len, template))
         i = gt + 1
     if stack:
@@ -213,118 +233,128 @@ def parse_markdown_v2(text: str) -> tuple[str, list[dict[str, Any]]]:
     `code` ```pre``` [text](url) and backslash escapes; any unescaped reserved character is
     refused with Telegram's wording, which is the classic production crash this catches.
     """
-    out: list[str] = []
-    out_len = 0
-    entities: list[dict[str, Any]] = []
-    stack: list[tuple[str, int, int]] = []  # (marker, utf16 start, byte offset)
-    link_starts: list[tuple[int, int]] = []
-    i = 0
-    n = len(text)
+    return _Md2(text).parse()
 
-    def emit(piece: str) -> None:
-        nonlocal out_len
-        out.append(piece)
-        out_len += utf16_len(piece)
 
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            if i + 1 < n and 0 < ord(text[i + 1]) <= 126:
-                emit(text[i + 1])
-                i += 2
-                continue
-            raise EntityParseError(
-                "Character '\\' is reserved and must be escaped with the preceding '\\'"
+class _Md2:
+    """One MarkdownV2 text being read: each step handles the construct at position i and
+    returns where the next one starts."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.out: list[str] = []
+        self.out_len = 0
+        self.entities: list[dict[str, Any]] = []
+        self.stack: list[tuple[str, int, int]] = []  # (marker, utf16 start, byte offset)
+        self.link_starts: list[tuple[int, int]] = []
+
+    def emit(self, piece: str) -> None:
+        self.out.append(piece)
+        self.out_len += utf16_len(piece)
+
+    def add(self, kind: str, start: int, **extra: Any) -> None:
+        if self.out_len > start:
+            self.entities.append(
+                {"type": kind, "offset": start, "length": self.out_len - start, **extra}
             )
-        if ch == "`":
-            fence = 3 if text.startswith("```", i) else 1
-            end = text.find("`" * fence, i + fence)
-            if end == -1:
-                kind = "Pre" if fence == 3 else "Code"
+
+    def parse(self) -> tuple[str, list[dict[str, Any]]]:
+        text = self.text
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "\\":
+                i = self.escape(i)
+            elif ch == "`":
+                i = self.code(i)
+            elif ch == "[":
+                self.link_starts.append((self.out_len, i))
+                i += 1
+            elif ch == "]" and self.link_starts:
+                i = self.link_end(i)
+            elif (marker := _md2_marker(text, i)) is not None:
+                i = self.toggle(marker, i)
+            elif ch in _MD2_RESERVED:
                 raise EntityParseError(
-                    f"Can't find end of {kind} entity at byte offset {_byte_offset(text, i)}"
+                    f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
                 )
-            body = text[i + fence : end]
-            language = ""
-            if fence == 3 and "\n" in body:
-                first, rest = body.split("\n", 1)
-                if first and " " not in first:
-                    language, body = first, rest
-            body = re.sub(r"\\([\\`])", r"\1", body)
-            start = out_len
-            emit(body)
-            if out_len > start:
-                entity: dict[str, Any] = {
-                    "type": "pre" if fence == 3 else "code",
-                    "offset": start,
-                    "length": out_len - start,
-                }
-                if language:
-                    entity["language"] = language
-                entities.append(entity)
-            i = end + fence
-            continue
-        if ch == "[":
-            link_starts.append((out_len, i))
-            i += 1
-            continue
-        if ch == "]" and link_starts:
-            start, _ = link_starts.pop()
-            if text.startswith("(", i + 1):
-                end = text.find(")", i + 2)
-                if end == -1:
-                    raise EntityParseError(
-                        f"Can't find end of a URL at byte offset {_byte_offset(text, i + 1)}"
-                    )
-                url = text[i + 2 : end].replace("\\)", ")").replace("\\\\", "\\")
-                if out_len > start:
-                    entities.append(
-                        {
-                            "type": "text_link",
-                            "offset": start,
-                            "length": out_len - start,
-                            "url": url,
-                        }
-                    )
-                i = end + 1
-                continue
-            i += 1
-            continue
-        marker = None
-        for candidate in ("__", "||"):
-            if text.startswith(candidate, i):
-                marker = candidate
-                break
-        if marker is None and ch in "*_~":
-            marker = ch
-        if marker is not None:
-            if stack and stack[-1][0] == marker:
-                _, start, _ = stack.pop()
-                if out_len > start:
-                    entities.append(
-                        {"type": _MD2_MARKERS[marker], "offset": start, "length": out_len - start}
-                    )
             else:
-                stack.append((marker, out_len, _byte_offset(text, i)))
-            i += len(marker)
-            continue
-        if ch in _MD2_RESERVED:
-            raise EntityParseError(
-                f"Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-            )
-        emit(ch)
-        i += 1
-    if stack:
-        marker, _, offset = stack[-1]
-        kind = _MD2_MARKERS[marker].capitalize()
-        raise EntityParseError(f"Can't find end of {kind} entity at byte offset {offset}")
-    if link_starts:
+                self.emit(ch)
+                i += 1
+        self.finish()
+        self.entities.sort(key=lambda e: (e["offset"], -e["length"]))
+        return "".join(self.out), self.entities
+
+    def escape(self, i: int) -> int:
+        text = self.text
+        if i + 1 < len(text) and 0 < ord(text[i + 1]) <= 126:
+            self.emit(text[i + 1])
+            return i + 2
         raise EntityParseError(
-            f"Can't find end of TextUrl entity at byte offset "
-            f"{_byte_offset(text, link_starts[-1][1])}"
+            "Character '\\' is reserved and must be escaped with the preceding '\\'"
         )
-    entities.sort(key=lambda e: (e["offset"], -e["length"]))
-    return "".join(out), entities
+
+    def code(self, i: int) -> int:
+        text = self.text
+        fence = 3 if text.startswith("```", i) else 1
+        end = text.find("`" * fence, i + fence)
+        if end == -1:
+            kind = "Pre" if fence == 3 else "Code"
+            raise EntityParseError(
+                f"Can't find end of {kind} entity at byte offset {_byte_offset(text, i)}"
+            )
+        body = text[i + fence : end]
+        language = ""
+        if fence == 3 and "\n" in body:
+            first, rest = body.split("\n", 1)
+            if first and " " not in first:
+                language, body = first, rest
+        body = re.sub(r"\\([\\`])", r"\1", body)
+        start = self.out_len
+        self.emit(body)
+        extra = {"language": language} if language else {}
+        self.add("pre" if fence == 3 else "code", start, **extra)
+        return end + fence
+
+    def link_end(self, i: int) -> int:
+        text = self.text
+        start, _ = self.link_starts.pop()
+        if not text.startswith("(", i + 1):
+            return i + 1
+        end = text.find(")", i + 2)
+        if end == -1:
+            raise EntityParseError(
+                f"Can't find end of a URL at byte offset {_byte_offset(text, i + 1)}"
+            )
+        url = text[i + 2 : end].replace("\\)", ")").replace("\\\\", "\\")
+        self.add("text_link", start, url=url)
+        return end + 1
+
+    def toggle(self, marker: str, i: int) -> int:
+        if self.stack and self.stack[-1][0] == marker:
+            _, start, _ = self.stack.pop()
+            self.add(_MD2_MARKERS[marker], start)
+        else:
+            self.stack.append((marker, self.out_len, _byte_offset(self.text, i)))
+        return i + len(marker)
+
+    def finish(self) -> None:
+        if self.stack:
+            marker, _, offset = self.stack[-1]
+            kind = _MD2_MARKERS[marker].capitalize()
+            raise EntityParseError(f"Can't find end of {kind} entity at byte offset {offset}")
+        if self.link_starts:
+            raise EntityParseError(
+                f"Can't find end of TextUrl entity at byte offset "
+                f"{_byte_offset(self.text, self.link_starts[-1][1])}"
+            )
+
+
+def _md2_marker(text: str, i: int) -> str | None:
+    for candidate in ("__", "||"):
+        if text.startswith(candidate, i):
+            return candidate
+    return text[i] if text[i] in "*_~" else None
 
 
 def strip_whitespace(
