@@ -84,7 +84,7 @@ def feature_modules() -> list[ModuleType]:
 def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
     texts = Texts.load(settings.default_language)
     members = MemberService(db, settings, clock)
-    outbox = OutboxService(db, clock)
+    outbox = OutboxService(db, clock, settings.sending.keep_finished_days)
     broadcasts = Broadcasts(db, clock, outbox)
     audience = AudienceService(db, settings)
     calls = CallService(db, settings, clock, texts, outbox, members, broadcasts, audience)
@@ -125,6 +125,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         services.pairs.sweep,
         ReportDuties(services.reports).sweep,
         services.privacy.sweep,
+        services.outbox.prune,
     ]
     return services
 

@@ -114,6 +114,10 @@ class SendingSettings(Section):
     retry_backoff_max_seconds: float = Field(default=60.0, ge=1, le=3600)
     max_attempts: int | None = Field(default=None, ge=1)
     max_in_flight: int = Field(default=64, ge=1, le=512)
+    # Finished outbox rows (sent, refused, blocked, dropped, expired) are deleted after this
+    # many days: the message is in the member's chat, who a broadcast reached stays counted
+    # in its recipients table, and the outbox keeps no personal data longer than needed.
+    keep_finished_days: float = Field(default=30.0, gt=0, le=3650)
     # On SIGTERM/SIGINT: how long in-flight sends may take to finish before the rest is requeued.
     shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300)
 

@@ -276,6 +276,16 @@ class OutboxRepository:
             return 0, None
         return int(row["n"]), from_db_time(row["oldest"])
 
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` finished rows last touched before `before` (sent, or their
+        last attempt); the caller repeats while a full batch went, so no lock is held long."""
+        return await self.db.execute(
+            "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries "
+            "WHERE status IN ('sent', 'failed', 'blocked', 'dropped', 'expired') "
+            "AND COALESCE(sent_at, not_before) < ? LIMIT ?)",
+            (to_db_time(before), limit),
+        )
+
     async def next_due(self) -> datetime | None:
         row = await self.db.fetch_one(
             "SELECT MIN(not_before) AS due FROM deliveries "

@@ -6,8 +6,9 @@ the messages announcing it are stored together or not at all; the dispatcher sen
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.clock import Clock
 from storage.db import Database
@@ -32,12 +33,37 @@ __all__ = [
 ]
 
 
+log = logging.getLogger(__name__)
+
+PRUNE_BATCH = 2000
+PRUNE_EVERY = timedelta(hours=1)
+
+
 class OutboxService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, keep_finished_days: float = 30.0) -> None:
         self.db = db
         self.clock = clock
         self.repo = OutboxRepository(db)
+        self.keep_finished = timedelta(days=keep_finished_days)
         self._listeners: list[Callable[[], None]] = []
+        self._pruned_at: datetime | None = None
+
+    async def prune(self) -> None:
+        """Sweeper: forget finished deliveries older than `sending.keep_finished_days`, at
+        most once an hour, in short transactions."""
+        now = self.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        deleted = 0
+        while True:
+            async with self.db.transaction():
+                batch = await self.repo.prune(now - self.keep_finished, PRUNE_BATCH)
+            deleted += batch
+            if batch < PRUNE_BATCH:
+                break
+        if deleted:
+            log.info("outbox: %d finished deliveries forgotten", deleted)
 
     def on_enqueue(self, listener: Callable[[], None]) -> None:
         """The dispatcher registers here to wake up as soon as something is queued."""
