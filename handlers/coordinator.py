@@ -12,13 +12,18 @@ from bot.services.stats import CommunityStats
 from handlers.common import coordinator, reply, t
 
 
+def _figure(context: AppContext, lang: str, label: str, value: int) -> str:
+    return t(context, lang, "common.figure", label=label, value=value)
+
+
 def _lines(context: AppContext, lang: str, prefix: str, figures: dict[str, int]) -> str:
     labels = context.services.texts.choices(lang, prefix)
-    return "\n".join(f"• {labels.get(k, k)} : {v}" for k, v in figures.items()) or "—"
+    lines = (_figure(context, lang, labels.get(k, k), v) for k, v in figures.items())
+    return "\n".join(lines) or "—"
 
 
-def _plain_lines(figures: dict[str, int]) -> str:
-    return "\n".join(f"• {k} : {v}" for k, v in figures.items()) or "—"
+def _plain_lines(context: AppContext, lang: str, figures: dict[str, int]) -> str:
+    return "\n".join(_figure(context, lang, k, v) for k, v in figures.items()) or "—"
 
 
 def summary(context: AppContext, lang: str, stats: CommunityStats) -> str:
@@ -26,10 +31,16 @@ def summary(context: AppContext, lang: str, stats: CommunityStats) -> str:
         t(context, lang, "stats.title"),
         t(context, lang, "stats.roles") + "\n" + _lines(context, lang, "stats.role.", stats.roles),
     ]
-    parts.append(t(context, lang, "stats.territories") + "\n" + _plain_lines(stats.territories))
-    parts.append(t(context, lang, "stats.themes") + "\n" + _plain_lines(stats.themes))
+    parts.append(
+        t(context, lang, "stats.territories")
+        + "\n"
+        + _plain_lines(context, lang, stats.territories)
+    )
+    parts.append(
+        t(context, lang, "stats.themes") + "\n" + _plain_lines(context, lang, stats.themes)
+    )
     recent = stats.weeks[-4:]
-    weeks = "\n".join(f"• {w.week.strftime('%d/%m')} : {w.arrivals}" for w in recent)
+    weeks = "\n".join(_figure(context, lang, w.week.strftime("%d/%m"), w.arrivals) for w in recent)
     parts.append(t(context, lang, "stats.arrivals") + "\n" + weeks)
     for section in ("calls", "initiatives", "pairs"):
         figures: dict[str, int] = getattr(stats, section)

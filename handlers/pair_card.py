@@ -41,9 +41,17 @@ def _card_screen(
                 answer_text = t(context, lang, f"pairs.answer.{last.answer}")
                 if last.note:
                     answer_text += " — " + t(context, lang, "pairs.card.note", note=last.note)
-                parts.append(f"{_escape(person.display_name)} : {answer_text}")
             else:
-                parts.append(f"{_escape(person.display_name)} : —")
+                answer_text = "—"
+            parts.append(
+                t(
+                    context,
+                    lang,
+                    "pairs.card.answer",
+                    name=person.display_name,
+                    answer=Raw(answer_text),
+                )
+            )
         history.append(
             t(
                 context,
@@ -93,12 +101,6 @@ def _card_screen(
             ],
         ]
     return text, rows
-
-
-def _escape(value: str) -> str:
-    import html
-
-    return html.escape(value, quote=False)
 
 
 async def open_card(

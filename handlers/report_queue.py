@@ -225,7 +225,13 @@ async def report_figures(context: AppContext, lang: str) -> str:
             return Raw("—")
         return Raw(
             "\n".join(
-                f"• {t(context, lang, prefix + key) if prefix else key} : {value}"
+                t(
+                    context,
+                    lang,
+                    "common.figure",
+                    label=t(context, lang, prefix + key) if prefix else key,
+                    value=value,
+                )
                 for key, value in figures.items()
             )
         )

@@ -8,6 +8,7 @@ import struct
 from datetime import timedelta
 
 from bot.services.stats import csv_cell
+from sandbox.fakeapi.users import seen
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard, seed_members
 
@@ -26,7 +27,7 @@ async def test_stats_match_a_seeded_community(server, bot, clock):
     clock.advance(timedelta(days=14))
     await seed_members(bot, range(400, 403), territory="Libourne", themes=("Environnement",))
     await coord.send("/stats")
-    text = (await coord.receive(contains="État de la communauté")).text
+    text = seen((await coord.receive(contains="État de la communauté")).text)
     assert "personnes inscrites : 20" in text  # 19 seeded + the coordinator
     assert "porte-voix : 4" in text
     assert "en pause : 2" in text
@@ -98,7 +99,7 @@ async def test_stats_and_export_cover_initiatives_and_pairs(server, bot):
     await person(bot, server, 5030, "Tim", capacity=2)
     await bot.services.pairs.confirm_match(5020, 5030, by=COORDINATOR_ID)
     await coord.send("/stats")
-    text = (await coord.receive(contains="État de la communauté")).text
+    text = seen((await coord.receive(contains="État de la communauté")).text)
     assert "en attente de modération : 1" in text and "émergence : 2" in text
     # The pair has not answered a check-in yet: not counted "ça avance" (issue 16, item 7).
     assert "pas encore de réponse : 1" in text and "ça avance" not in text
