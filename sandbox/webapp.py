@@ -85,6 +85,32 @@ async def outbox_stats(sandbox: Sandbox) -> dict[str, Any]:
     }
 
 
+def role_of(member: Any) -> str:
+    """The label a phone wears: its member's highest role, as the bot knows it now."""
+    if member is None:
+        return "citizen"
+    for flag, role in (
+        ("is_coordinator", "coordinator"),
+        ("is_technician", "technician"),
+        ("is_ambassador", "ambassador"),
+    ):
+        if getattr(member, flag, False):
+            return role
+    return "citizen"
+
+
+async def refresh_role(sandbox: Sandbox, user_id: int) -> str | None:
+    """Read the phone's member again; the new role if it changed (porte-voix, invite...)."""
+    phone = next((p for p in sandbox.phones if p.user_id == user_id), None)
+    if phone is None:
+        return None
+    role = role_of(await sandbox.services.members.get(user_id))
+    if role == phone.role:
+        return None
+    phone.role = role
+    return role
+
+
 def _phone_user(request: web.Request) -> tuple[Sandbox, FakeUser]:
     sandbox = request.app[SANDBOX_KEY]
     try:
@@ -119,6 +145,8 @@ async def index(_request: web.Request) -> web.FileResponse:
 
 async def get_state(request: web.Request) -> web.Response:
     sandbox = request.app[SANDBOX_KEY]
+    for phone in sandbox.phones:
+        await refresh_role(sandbox, phone.user_id)
     return web.json_response(
         {
             "phones": [phone_json(sandbox, p.user_id) for p in sandbox.phones],
@@ -242,7 +270,8 @@ async def post_phone(request: web.Request) -> web.Response:
 
 
 async def post_language(request: web.Request) -> web.Response:
-    """The page's language switch also changes the language the phones' Telegram reports."""
+    """Every phone's Telegram reports this language from now on. The page's FR/EN switch no
+    longer calls it (it changes the page's own texts only); kept for scripts and tests."""
     sandbox = request.app[SANDBOX_KEY]
     body = await _body(request)
     language = "en" if body.get("language") == "en" else "fr"
@@ -277,7 +306,7 @@ async def get_stats(request: web.Request) -> web.Response:
 
 
 async def get_events(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: message, edit, delete, phone, clock, stats."""
+    """Server-sent events: message, edit, delete, phone, role, clock, stats."""
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -334,6 +363,12 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
             )
         elif event.kind == "delete":
             _broadcast(app, "delete", {"phone": event.chat_id, **event.payload})
+        if event.kind in {"message", "edit"}:
+            # A role changes with the bot's answer (porte-voix, invite accepted...).
+            with contextlib.suppress(Exception):
+                role = await refresh_role(sandbox, event.chat_id)
+                if role is not None:
+                    _broadcast(app, "role", {"phone": event.chat_id, "role": role})
 
     async def stats_loop() -> None:
         while True:

@@ -7,8 +7,13 @@ const I18N = {
   fr: {
     title: "Essaim — bac à sable",
     lede: "Le vrai bot, sans Telegram : chaque téléphone est une personne de la communauté de démonstration. Tapez /start dans le téléphone de l'habitante pour commencer.",
-    citizen: "Habitant·e", ambassador: "Porte-voix", technician: "Jardinière technicienne",
-    coordinator: "Coordinatrice",
+    citizen: "Habitante ou habitant", ambassador: "Porte-voix",
+    technician: "Technicienne ou technicien", coordinator: "Coordination",
+    langHint: "Langue des textes de cette page seulement : chaque téléphone garde la langue de son Telegram (« + » ajoute un téléphone dans la langue choisie ici).",
+    jumpTo: "Aller au téléphone",
+    inviteAsk: "Ce lien ouvre le bot avec « /start {code} ». Dans quel téléphone l'ouvrir ?",
+    inviteType: "Ou tapez « /start {code} » dans le téléphone de la personne invitée.",
+    inviteNew: "+ Nouveau téléphone", cancel: "Annuler",
     placeholder: "Écrire un message…", send: "Envoyer", photo: "Envoyer une photo",
     location: "Envoyer ma position", locationStub: "📍 Position partagée",
     menu: "Menu des commandes", addCitizen: "Ajouter un habitant",
@@ -29,8 +34,13 @@ const I18N = {
   en: {
     title: "Essaim — sandbox",
     lede: "The real bot, without Telegram: each phone is a person of the demo community. Type /start in the citizen's phone to begin.",
-    citizen: "Citizen", ambassador: "Ambassador", technician: "Technician gardener",
+    citizen: "Citizen", ambassador: "Ambassador", technician: "Technician",
     coordinator: "Coordinator",
+    langHint: "Language of this page's own texts only: each phone keeps its Telegram's language (\"+\" adds a phone in the language chosen here).",
+    jumpTo: "Go to phone",
+    inviteAsk: "This link opens the bot with \"/start {code}\". Open it in which phone?",
+    inviteType: "Or type \"/start {code}\" in the invited person's phone.",
+    inviteNew: "+ New phone", cancel: "Cancel",
     placeholder: "Write a message…", send: "Send", photo: "Send a photo",
     location: "Share my location", locationStub: "📍 Location shared",
     menu: "Command menu", addCitizen: "Add a citizen",
@@ -50,10 +60,88 @@ const I18N = {
   },
 };
 
-const state = { lang: "fr", phones: new Map(), clock: null };
+const state = { lang: "fr", phones: new Map(), clock: null, bot: null };
 
-function t(key) {
-  return (I18N[state.lang] && I18N[state.lang][key]) || I18N.fr[key] || key;
+function t(key, params = {}) {
+  const text = (I18N[state.lang] && I18N[state.lang][key]) || I18N.fr[key] || key;
+  return text.replace(/\{(\w+)\}/g, (_m, name) => (name in params ? String(params[name]) : _m));
+}
+
+// ---------------------------------------------------------------- invite links
+// `https://t.me/<this bot>?start=<code>` cannot leave the sandbox: a click asks which phone
+// opens it, and that phone sends `/start <code>` as Telegram would.
+const START_LINK = /https:\/\/t\.me\/([A-Za-z0-9_]{3,64})\?start=([A-Za-z0-9_-]{1,64})/g;
+
+function startCode(href) {
+  START_LINK.lastIndex = 0;
+  const found = START_LINK.exec(href || "");
+  START_LINK.lastIndex = 0;
+  if (!found || !state.bot || found[1].toLowerCase() !== state.bot.toLowerCase()) return null;
+  return found[2];
+}
+
+function linkify(text, out) {
+  let last = 0;
+  START_LINK.lastIndex = 0;
+  for (let found; (found = START_LINK.exec(text)) !== null;) {
+    out.appendChild(document.createTextNode(text.slice(last, found.index)));
+    const link = document.createElement("a");
+    link.href = found[0];
+    link.className = "start-link";
+    link.textContent = found[0];
+    out.appendChild(link);
+    last = found.index + found[0].length;
+  }
+  out.appendChild(document.createTextNode(text.slice(last)));
+}
+
+function closeInvite() {
+  const box = document.getElementById("invite");
+  box.hidden = true;
+  box.replaceChildren();
+}
+
+function openInvite(from, code) {
+  const box = document.getElementById("invite");
+  box.replaceChildren();
+  const ask = document.createElement("p");
+  ask.textContent = t("inviteAsk", { code });
+  const choices = document.createElement("div");
+  choices.className = "choices";
+  const openIn = (target) => {
+    closeInvite();
+    target.node.scrollIntoView({ block: "start" });
+    api(`/api/phones/${target.data.id}/send`, { text: `/start ${code}` })
+      .catch((e) => toast(target, e.message));
+  };
+  for (const target of state.phones.values()) {
+    if (from && target.data.id === from.data.id) continue;
+    const pick = document.createElement("button");
+    pick.type = "button";
+    pick.dataset.invitePhone = String(target.data.id);
+    pick.textContent = `${target.data.name} — ${t(target.data.role)}`;
+    pick.addEventListener("click", () => openIn(target));
+    choices.appendChild(pick);
+  }
+  const fresh = document.createElement("button");
+  fresh.type = "button";
+  fresh.textContent = t("inviteNew");
+  fresh.addEventListener("click", async () => {
+    const data = await api("/api/phones", { language: state.lang });
+    openIn(state.phones.get(data.id) || buildPhone(data));
+  });
+  choices.appendChild(fresh);
+  const typed = document.createElement("p");
+  typed.className = "hint";
+  typed.textContent = t("inviteType", { code });
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "cancel";
+  cancel.textContent = t("cancel");
+  cancel.addEventListener("click", closeInvite);
+  box.append(ask, choices, typed, cancel);
+  box.hidden = false;
+  choices.querySelector("button").focus();
 }
 
 // ---------------------------------------------------------------- sanitising
@@ -76,7 +164,8 @@ function safeHref(href) {
 function cleanNode(node, out) {
   for (const child of Array.from(node.childNodes)) {
     if (child.nodeType === Node.TEXT_NODE) {
-      out.appendChild(document.createTextNode(child.nodeValue));
+      if (out.nodeName === "A") out.appendChild(document.createTextNode(child.nodeValue));
+      else linkify(child.nodeValue, out);
     } else if (child.nodeType === Node.ELEMENT_NODE) {
       const tag = child.tagName.toLowerCase();
       if (!ALLOWED.has(tag) || (tag === "span" && !child.classList.contains("tg-spoiler"))) {
@@ -136,6 +225,22 @@ function buildPhone(data) {
   node.querySelector(".name").textContent = data.name;
   node.querySelector(".avatar").textContent = initials(data.name);
   const phone = { data, node, messages: new Map(), commands: data.commands || [] };
+  node.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    const code = link && startCode(link.getAttribute("href"));
+    if (!code) return;
+    event.preventDefault();
+    openInvite(phone, code);
+  });
+  const jump = document.createElement("button");
+  jump.type = "button";
+  jump.dataset.jump = String(data.id);
+  jump.textContent = data.name;
+  jump.addEventListener("click", () => {
+    node.scrollIntoView({ block: "start" });
+    node.querySelector(".input").focus({ preventScroll: true });
+  });
+  document.getElementById("phone-bar").appendChild(jump);
   const form = node.querySelector(".composer");
   const input = node.querySelector(".input");
   const file = node.querySelector(".file");
@@ -174,7 +279,10 @@ function buildPhone(data) {
 }
 
 function labelPhone(phone) {
+  phone.node.dataset.role = phone.data.role;
   phone.node.querySelector(".role").textContent = t(phone.data.role);
+  const jump = document.querySelector(`[data-jump="${phone.data.id}"]`);
+  if (jump) jump.title = `${t("jumpTo")} : ${phone.data.name} (${t(phone.data.role)})`;
   phone.node.querySelector(".input").placeholder = t("placeholder");
   const empty = phone.node.querySelector(".empty");
   empty.textContent = t(phone.data.role === "citizen" ? "emptyCitizen" : "emptyMember");
@@ -402,15 +510,17 @@ async function setLanguage(lang) {
   state.lang = lang === "en" ? "en" : "fr";
   try { localStorage.setItem("essaim-sandbox-lang", state.lang); } catch (_e) { /* private mode */ }
   applyLanguage();
-  await api("/api/language", { language: state.lang }).catch(() => {});
 }
 
 // ---------------------------------------------------------------- live events
 async function loadState() {
   const data = await api("/api/state");
+  state.bot = data.bot;
   for (const phoneData of data.phones) {
     const known = state.phones.get(phoneData.id);
     if (known) {
+      known.data.role = phoneData.role;
+      labelPhone(known);
       known.commands = phoneData.commands;
       renderMenu(known);
       for (const message of phoneData.messages) upsert(known, message);
@@ -445,6 +555,10 @@ function connect() {
   on("edit", onMessage);
   on("delete", withPhone((phone, data) => remove(phone, data.message_id)));
   on("phone", (data) => { if (!state.phones.has(data.id)) buildPhone(data); });
+  on("role", withPhone((phone, data) => {
+    phone.data.role = data.role;
+    labelPhone(phone);
+  }));
   on("stats", showStats);
   on("clock", (data) => showClock(data.clock));
 }
@@ -467,6 +581,7 @@ function boot() {
       }
     });
   }
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeInvite(); });
   document.getElementById("add-phone").addEventListener("click", async () => {
     const phone = await api("/api/phones", { language: state.lang });
     if (!state.phones.has(phone.id)) buildPhone(phone);
@@ -486,7 +601,6 @@ function boot() {
   loadState()
     .then(() => {
       document.body.dataset.ready = "1";
-      if (state.lang !== "fr") api("/api/language", { language: state.lang }).catch(() => {});
     })
     .catch((e) => console.error(e));
 }

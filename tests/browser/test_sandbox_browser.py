@@ -129,7 +129,7 @@ async def test_page_shows_four_phones_and_panel(page: Any, request: Any) -> None
     for user_id in (CITIZEN_ID, AMBASSADOR_ID, TECHNICIAN_ID, COORDINATOR_ID):
         await phone(page, user_id).wait_for()
     assert await page.locator(".phone").count() == 4
-    assert await phone(page, COORDINATOR_ID).locator(".role").inner_text() == "Coordinatrice"
+    assert await phone(page, COORDINATOR_ID).locator(".role").inner_text() == "Coordination"
     await page.locator("[data-lang='en']").click()
     assert await phone(page, COORDINATOR_ID).locator(".role").inner_text() == "Coordinator"
     await page.locator("#add-phone").click()
