@@ -549,7 +549,7 @@ async def test_each_gardener_reads_in_their_own_language(server, bot, clock):
 
 
 async def test_one_sweep_serves_more_due_pairs_than_a_batch(server, make_bot, clock, monkeypatch):
-    monkeypatch.setattr("bot.services.pairs.SWEEP_BATCH", 10)
+    monkeypatch.setattr("bot.services.pair_checkins.SWEEP_BATCH", 10)  # where it is read
     bot = await make_bot(sending={"per_chat_per_second": 10})
     services = bot.services
     repo = MemberRepository(services.db)
