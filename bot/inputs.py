@@ -14,6 +14,7 @@ refused. Arabic or Hebrew script is left as it is: only the invisible controls g
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -22,6 +23,8 @@ TEXT_LIMIT: Final = 4096
 CAPTION_LIMIT: Final = 1024
 # A text shown back for shortening leaves room for the question around it in one message.
 ECHO_LIMIT: Final = 3000
+# A list inside a notice (titles, report numbers) leaves room for the sentences around it.
+LIST_LIMIT: Final = 3000
 
 # Embeddings, overrides (U+202A-U+202E) and isolates (U+2066-U+2069): they reorder what others
 # read. The plain marks U+200E/U+200F stay (they are invisible and harmless).
@@ -47,6 +50,20 @@ def utf16_cut(text: str, limit: int) -> str:
         if units > limit:
             return text[:index]
     return text
+
+
+def fit_lines(lines: Sequence[str], budget: int) -> tuple[list[str], int]:
+    """As many lines (from the first) as fit in `budget` UTF-16 units joined by newlines, and
+    how many were left out: a list that grows with data never breaks a message's limit."""
+    shown: list[str] = []
+    used = 0
+    for line in lines:
+        cost = utf16_len(line) + (1 if shown else 0)
+        if used + cost > budget:
+            break
+        shown.append(line)
+        used += cost
+    return shown, len(lines) - len(shown)
 
 
 def echo(text: str | None) -> str:

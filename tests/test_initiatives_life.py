@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.inputs import utf16_len
 from sandbox.fakeapi.users import seen
 from storage.initiatives import InitiativeRepository
 from tests.conftest import COORDINATOR_ID
@@ -276,3 +277,23 @@ async def test_abandoned_initiative_is_told_and_leaves_the_list(server, bot):
     assert answer.show_alert and "terminée" in answer.text
     assert len(await bot.state.initiatives.supports()) == 1
     assert (await bot.state.only_initiative()).stage == "abandonnee"
+
+
+async def test_a_digest_of_many_long_titled_proposals_fits_in_one_message(server, bot):
+    """Issue 15, item 7: 59 proposals of 80 characters in one window broke the digest."""
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    alice = await onboard(server, 1001, "Alice")
+    await propose(alice, title="Première")
+    await coco.receive(contains="Première")  # the first one goes at once
+    titles = [f"{i:02d} " + "é" * 74 + "🌱" for i in range(59)]  # 78 characters, 79 units
+    await seed_initiatives(bot, 1001, [(t, "Blaye", "Culture") for t in titles], publish=False)
+    bot.clock.advance(timedelta(minutes=5))
+    await bot.tick()
+    digest = await coco.receive(contains="59 nouvelles propositions")
+    assert utf16_len(digest.text) <= 4096
+    assert titles[0] in digest.text and titles[-1] not in digest.text
+    shown = sum(t in digest.text for t in titles)
+    assert f"… et {59 - shown} autres" in seen(digest.text)
+    assert "Voir la file" in digest.button_data
+    assert await bot.state.deliveries_of("initiative.moderation")  # sent, not failed
+    assert all(d.status == "sent" for d in await bot.state.deliveries_of("initiative.moderation"))

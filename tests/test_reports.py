@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from bot.inputs import utf16_len
 from sandbox.fakeapi.users import seen
 from storage.report_sweeps import ReportSweepRepository
-from storage.reports import ReportRepository
+from storage.reports import NewReport, ReportRepository
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard
 
@@ -475,3 +476,22 @@ async def test_my_data_includes_my_reports(server, bot):
     sent = await alice.receive(contains="tout ce que nous gardons")
     assert sent.document is not None
     assert "Un voisin isolé rue Haute." in sent.document[1].decode("utf-8")
+
+
+async def test_a_digest_of_many_reports_fits_in_one_message(server, bot):
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    await onboard(server, 1001, "Alice")
+    repo = ReportRepository(bot.services.db)
+    async with bot.services.db.transaction():
+        for _ in range(300):
+            new = NewReport(
+                reporter_id=1001, kind="other", urgent=False, territory="autre", description="x"
+            )
+            await repo.create(new, bot.clock.now())
+    await bot.tick()
+    digest = await coco.receive(contains="Nouveaux signalements")
+    assert utf16_len(digest.text) <= 4096
+    assert "n° 1 " in digest.text and "n° 300 " not in digest.text
+    shown = digest.text.count("• ")
+    assert f"… et {300 - shown} autres" in seen(digest.text)
+    assert "📋 Voir les signalements" in digest.button_data

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.inputs import check
+from bot.inputs import LIST_LIMIT, check, fit_lines
 from bot.services.initiative_base import (
     MESSAGE_MAX,
     MOD_FLOW,
@@ -45,9 +45,11 @@ class InitiativeModeration(InitiativeBase):
                 text = self.texts.get(lang, "initiatives.notice.new_one") + "\n\n"
                 text += self.card(lang, item)
                 return Payload(text=text, buttons=self.moderation_buttons(lang, item.id))
-            titles = "\n".join(
-                self.texts.get(lang, "initiatives.list_line", title=i.title) for i in fresh
-            )
+            lines = [self.texts.get(lang, "initiatives.list_line", title=i.title) for i in fresh]
+            shown, rest = fit_lines(lines, LIST_LIMIT)
+            if rest:
+                shown.append(self.texts.get(lang, "common.more", count=rest))
+            titles = "\n".join(shown)
             text = self.texts.get(
                 lang, "initiatives.notice.new_many", count=len(fresh), titles=Raw(titles)
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from bot.inputs import LIST_LIMIT, fit_lines
 from bot.services.outbox import Button, NewDelivery, Payload
 from bot.services.report_base import ReportAction, ReportBase, ReportPress
 from storage.reports import Report
@@ -48,7 +49,12 @@ class ReportDuties:
 
         def render(chat_id: int) -> Payload:
             lang = service._lang(known.get(chat_id))
-            lines = "\n".join("• " + service.headline(lang, r) for r in reports)
+            shown, rest = fit_lines(
+                ["• " + service.headline(lang, r) for r in reports], LIST_LIMIT
+            )
+            if rest:
+                shown.append(self.texts.get(lang, "common.more", count=rest))
+            lines = "\n".join(shown)
             from bot.texts import Raw
 
             text = self.texts.get(lang, key, count=len(reports), lines=Raw(lines))
