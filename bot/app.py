@@ -33,6 +33,10 @@ from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
+from bot.services.consultation_admin import ConsultationAdmin
+from bot.services.consultation_drafts import ConsultationDrafts
+from bot.services.consultation_results import ConsultationResults
+from bot.services.consultations import ConsultationService
 from bot.services.conversations import ConversationService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
@@ -55,6 +59,7 @@ def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
     from handlers import (
         calls,
+        consultations,
         coordinator,
         initiatives,
         moderation,
@@ -71,6 +76,7 @@ def feature_modules() -> list[ModuleType]:
         onboarding,
         profile,
         calls,
+        consultations,
         moderation,
         initiatives,
         pairs,
@@ -88,6 +94,9 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
     broadcasts = Broadcasts(db, clock, outbox)
     audience = AudienceService(db, settings)
     calls = CallService(db, settings, clock, texts, outbox, members, broadcasts, audience)
+    consultations = ConsultationService(
+        db, settings, clock, texts, outbox, members, broadcasts, audience
+    )
     services = Services(
         settings=settings,
         clock=clock,
@@ -102,6 +111,10 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         calls=calls,
         call_drafts=CallDrafts(db, settings, clock, texts, outbox, calls),
         call_management=CallManagement(calls),
+        consultations=consultations,
+        consultation_drafts=ConsultationDrafts(consultations),
+        consultation_admin=ConsultationAdmin(consultations),
+        consultation_results=ConsultationResults(consultations),
         initiatives=InitiativeService(db, settings, clock, texts, outbox, members),
         pairs=PairService(db, settings, clock, texts, outbox, members),
         conversations=ConversationService(db, clock),
@@ -120,6 +133,8 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         services.presence.flush,  # first: the retention purge reads last_seen_at
         *services.calls.sweepers(),
         *services.call_management.sweepers(),
+        *services.consultations.sweepers(),
+        *services.consultation_results.sweepers(),
         services.initiatives.announce_new_proposals,
         services.initiatives.send_digests,
         services.pairs.sweep,
@@ -262,6 +277,8 @@ async def _post_init(
     services.outbox.on_enqueue(dispatcher.wake)
     dispatcher.record_with(services.broadcasts.record)
     services.calls.attach(dispatcher.observe, dispatcher.edit_message)
+    services.consultations.attach(dispatcher.observe, dispatcher.edit_message)
+    services.consultation_results.attach(_uploader(application), _draw_results)
     await dispatcher.start()
     intake = UpdateIntake(db, clock, application.bot, application.process_update)
     updater.attach(intake)
@@ -289,6 +306,26 @@ async def _post_init(
     log.info("essaim started as @%s", application.bot.username)
 
 
+def _uploader(application: Application[Any, Any, Any, Any, Any, Any]) -> Any:
+    """Sends a picture once and returns its file id, so that every copy reuses the upload."""
+    from telegram import InputFile
+
+    async def upload(chat_id: int, png: bytes, caption: str) -> str:
+        message = await application.bot.send_photo(
+            chat_id, InputFile(png, filename="resultats.png"), caption=caption
+        )
+        return str(message.photo[-1].file_id)
+
+    return upload
+
+
+def _draw_results(results: Any, other_label: str) -> bytes:
+    # Imported on first use: matplotlib alone would add tens of MB to every idle bot.
+    from bot.consultation_chart import render_results
+
+    return render_results(results, other_label)
+
+
 async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
     """After a stop signal and the last handler, before the HTTP client closes: let in-flight
     deliveries finish (bounded by `sending.shutdown_grace_seconds`) and record them."""
@@ -299,6 +336,7 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
         return
     # The live summaries stop first: an edit started now would meet a closed HTTP client.
     await services.calls.stop()
+    await services.consultations.stop()
     await services.presence.flush()
     if services.dispatcher is not None:
         await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
@@ -313,6 +351,7 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
     if services.health is not None:
         await services.health.stop()
     await services.calls.stop()
+    await services.consultations.stop()
     if services.dispatcher is not None:
         # Already stopped in post_stop when PTB ran it; a no-op then.
         await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)

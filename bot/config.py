@@ -127,6 +127,13 @@ class CallSettings(Section):
     summary_edit_seconds: float = Field(default=5.0, ge=1.0)
 
 
+class ConsultationSettings(Section):
+    # How long to wait for the coordinator's "what we will do with it" message before the
+    # results go to those who answered without it.
+    results_wait_hours: float = Field(default=24.0, ge=0.0)
+    summary_edit_seconds: float = Field(default=5.0, ge=1.0)
+
+
 class InitiativeSettings(Section):
     digest_hours: float = Field(default=6.0, gt=0)
     max_pending_per_member: int = Field(default=3, ge=1)
@@ -195,6 +202,7 @@ class Settings(BaseSettings):
     invite_days: int = Field(default=7, ge=1, le=90)
     sending: SendingSettings = SendingSettings()
     calls: CallSettings = CallSettings()
+    consultations: ConsultationSettings = ConsultationSettings()
     initiatives: InitiativeSettings = InitiativeSettings()
     pairs: PairSettings = PairSettings()
     reports: ReportSettings = ReportSettings()

@@ -16,6 +16,10 @@ from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
+from bot.services.consultation_admin import ConsultationAdmin
+from bot.services.consultation_drafts import ConsultationDrafts
+from bot.services.consultation_results import ConsultationResults
+from bot.services.consultations import ConsultationService
 from bot.services.conversations import ConversationService
 from bot.services.initiatives import InitiativeService
 from bot.services.members import MemberService
@@ -48,6 +52,10 @@ class Services:
     calls: CallService
     call_drafts: CallDrafts
     call_management: CallManagement
+    consultations: ConsultationService
+    consultation_drafts: ConsultationDrafts
+    consultation_admin: ConsultationAdmin
+    consultation_results: ConsultationResults
     initiatives: InitiativeService
     pairs: PairService
     conversations: ConversationService

@@ -42,7 +42,7 @@ def summary(context: AppContext, lang: str, stats: CommunityStats) -> str:
     recent = stats.weeks[-4:]
     weeks = "\n".join(_figure(context, lang, w.week.strftime("%d/%m"), w.arrivals) for w in recent)
     parts.append(t(context, lang, "stats.arrivals") + "\n" + weeks)
-    for section in ("calls", "initiatives", "pairs"):
+    for section in ("calls", "initiatives", "pairs", "consultations"):
         figures: dict[str, int] = getattr(stats, section)
         if figures:
             body = _lines(context, lang, f"stats.{section}.", figures)

@@ -36,6 +36,8 @@ TECHNICIAN = ["binome", "aide", "profil", "langue", "pause", "reprendre", "mesdo
 COORDINATOR = [
     "appel",
     "appels",
+    "consulter",
+    "consultations",
     "propositions",
     "signalements",
     "binomes",

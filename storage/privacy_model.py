@@ -78,6 +78,15 @@ TABLES: tuple[Table, ...] = (
             'UPDATE deliveries SET payload = \'{"text":""}\', last_error = NULL WHERE chat_id = ?',
         ),
     ),
+    # A consultation's answers stay counted, unlinked from the member: their id becomes a
+    # random negative id (anonymise); where they were in it goes.
+    Table("consultation_answers", ("member_id", "other"), _links("anonymise", "member_id")),
+    Table("consultation_progress", ("member_id",), _links("delete", "member_id")),
+    Table(
+        "consultations",
+        ("coordinator_id", "summary_chat_id", "title", "intro", "questions", "outcome"),
+        (Link("coordinator_id", "anonymise"), Link("summary_chat_id", "clear")),
+    ),
     # Who a broadcast reached stays counted (sent, blocked) without pointing to anyone.
     Table("broadcast_recipients", ("member_id",), _links("anonymise", "member_id")),
     # Answers go, counted first so that answer rates stay right.

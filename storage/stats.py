@@ -57,6 +57,17 @@ class StatsRepository:
         )
         return [r[0] for r in rows]
 
+    async def consultations_figures(self) -> dict[str, int]:
+        """Consultations sent, their recipients, and the people who answered."""
+        row = await self.db.fetch_one(
+            "SELECT COUNT(*), COALESCE(SUM(recipients), 0), (SELECT COUNT(*) FROM (SELECT "
+            "DISTINCT consultation_id, member_id FROM consultation_answers) AS a) "
+            "FROM consultations WHERE sent_at IS NOT NULL"
+        )
+        if row is None or not row[0]:
+            return {}
+        return {"sent": int(row[0]), "recipients": int(row[1]), "answered": int(row[2])}
+
     async def calls_figures(self) -> dict[str, int]:
         row = await self.db.fetch_one(
             "SELECT COUNT(*), COALESCE(SUM(recipients), 0), COALESCE(SUM(erased_answers), 0), "
@@ -220,6 +231,29 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
         "ORDER BY c.pair_id, c.id, a.id",
     ),
     "signalements": REPORT_EXPORT,
+    "consultations": (
+        (
+            "id",
+            "coordinateur",
+            "titre",
+            "anonyme",
+            "statut",
+            "envoyee",
+            "cloture",
+            "destinataires",
+            "questions",
+        ),
+        "SELECT id, coordinator_id, title, anonymous, status, sent_at, closes_at, recipients, "
+        "questions FROM consultations ORDER BY id",
+    ),
+    # Anonymous consultations: who answered what is never exported (no member id).
+    "reponses_consultations": (
+        ("consultation", "membre", "question", "choix", "autre_reponse", "repondu"),
+        "SELECT a.consultation_id, CASE WHEN c.anonymous THEN NULL ELSE a.member_id END, "
+        "a.question + 1, a.choices, a.other, a.answered_at FROM consultation_answers a "
+        "JOIN consultations c ON c.id = a.consultation_id "
+        "ORDER BY a.consultation_id, a.question, a.answered_at",
+    ),
 }
 
 # The tables each export reads, so that the audit log can say whose personal data it handed
@@ -232,4 +266,6 @@ EXPORT_TABLES: dict[str, tuple[str, ...]] = {
     "binomes": ("pairs",),
     "points_etape": ("pair_checkins", "pair_checkin_answers"),
     "signalements": ("reports",),
+    "consultations": ("consultations",),
+    "reponses_consultations": ("consultation_answers",),
 }

@@ -116,6 +116,8 @@ async def test_stats_and_export_cover_initiatives_and_pairs(server, bot):
         "binomes.csv",
         "signalements.csv",
         "points_etape.csv",
+        "consultations.csv",
+        "reponses_consultations.csv",
     }
     initiatives = list(csv.reader(io.StringIO(files["initiatives.csv"])))
     assert len(initiatives) == 4 and initiatives[3][1] == "Fresque, « grande »"

@@ -44,6 +44,7 @@ class CommunityStats(BaseModel):
     calls: dict[str, int] = Field(default_factory=dict)
     initiatives: dict[str, int] = Field(default_factory=dict)
     pairs: dict[str, int] = Field(default_factory=dict)
+    consultations: dict[str, int] = Field(default_factory=dict)
 
 
 class ExportFile(BaseModel):
@@ -94,6 +95,7 @@ class StatsService:
                 index[self.week_of(instant)].answers += answers
         stats.initiatives = await self.repo.initiatives_funnel()
         stats.pairs = await self.repo.pairs_health()
+        stats.consultations = await self.repo.consultations_figures()
         return stats
 
     async def export(self, actor_id: int, progress: Progress | None = None) -> list[ExportFile]:
