@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 import io
+import json
 from datetime import UTC, datetime
 from typing import Any
 
