@@ -151,6 +151,7 @@ async def new_consultation(update: Update, context: AppContext) -> None:
     existing = await drafts.draft(member.telegram_id)
     if existing is not None and existing.data.get("title"):
         # A draft in progress (after a restart, or another flow) is resumed, never replaced.
+        await reply(update, context, t(context, lang, "flows.resumed.consultation"))
         await render(update, context, lang, existing)
         return
     view = await drafts.start(member.telegram_id)
