@@ -11,10 +11,10 @@ from telegram.ext import BaseHandler, CommandHandler, filters
 from bot.context import AppContext
 from bot.services.consultation_admin import ConsultationAdmin
 from bot.services.consultation_buttons import ConsultAction, ConsultPress
-from handlers.checklist import Rows
-from handlers.common import answer, coordinator, label, reply, show, stale, t
+from handlers.common import answer, button, coordinator, label, reply, show, stale, t
 from storage.consultations import Consultation
 from storage.members import Member
+from storage.outbox import Rows
 
 Act = ConsultAction
 ADMIN_ACTIONS = frozenset(
@@ -26,8 +26,8 @@ def _admin(context: AppContext) -> ConsultationAdmin:
     return context.services.consultation_admin
 
 
-def _on(action: ConsultAction, cid: int) -> str:
-    return ConsultPress(action, consultation_id=cid).pack()
+def _on(action: ConsultAction, cid: int) -> ConsultPress:
+    return ConsultPress(action, consultation_id=cid)
 
 
 def _list_screen(
@@ -52,7 +52,12 @@ def _list_screen(
             )
         )
         rows.append(
-            [(f"#{consultation.id} · {consultation.title[:40]}", _on(Act.VIEW, consultation.id))]
+            [
+                button(
+                    f"#{consultation.id} · {consultation.title[:40]}",
+                    _on(Act.VIEW, consultation.id),
+                )
+            ]
         )
     return "\n\n".join(lines), rows
 
@@ -66,18 +71,19 @@ async def _detail_screen(
     text = await context.services.consultations.summary_text(consultation, lang)
     rows: Rows = [
         [
-            (label(context, lang, "consultations.button.results"), _on(Act.RESULTS, cid)),
-            (label(context, lang, "consultations.button.export"), _on(Act.EXPORT, cid)),
+            button(label(context, lang, "consultations.button.results"), _on(Act.RESULTS, cid)),
+            button(label(context, lang, "consultations.button.export"), _on(Act.EXPORT, cid)),
         ]
     ]
     if consultation.status == "open":
-        actions = [(label(context, lang, "consultations.button.close"), _on(Act.CLOSE, cid))]
+        actions = [button(label(context, lang, "consultations.button.close"), _on(Act.CLOSE, cid))]
         if consultation.reminded_at is None:
             actions.insert(
-                0, (label(context, lang, "consultations.button.remind"), _on(Act.REMIND, cid))
+                0,
+                button(label(context, lang, "consultations.button.remind"), _on(Act.REMIND, cid)),
             )
         rows.append(actions)
-    rows.append([(label(context, lang, "common.button.back"), ConsultPress(Act.LIST).pack())])
+    rows.append([button(label(context, lang, "common.button.back"), ConsultPress(Act.LIST))])
     return text, rows
 
 

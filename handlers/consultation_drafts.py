@@ -16,10 +16,10 @@ from bot.services.consultation_drafts import (
     Step,
 )
 from handlers.audience import audience_screen
-from handlers.checklist import Rows
-from handlers.common import answer, coordinator, label, reply, show, stale, t, your_text
+from handlers.common import answer, button, coordinator, label, reply, show, stale, t, your_text
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.outbox import Button, Rows
 
 Act = ConsultAction
 DRAFT_ACTIONS = frozenset(
@@ -45,12 +45,12 @@ def _drafts(context: AppContext) -> ConsultationDrafts:
     return context.services.consultation_drafts
 
 
-def _p(action: ConsultAction, **fields: object) -> str:
-    return ConsultPress(action, **fields).pack()  # type: ignore[arg-type]
+def _p(action: ConsultAction, **fields: object) -> ConsultPress:
+    return ConsultPress(action, **fields)  # type: ignore[arg-type]
 
 
-def _button(context: AppContext, lang: str, key: str, data: str) -> list[tuple[str, str]]:
-    return [(label(context, lang, key), data)]
+def _button(context: AppContext, lang: str, key: str, press: ConsultPress) -> list[Button]:
+    return [button(label(context, lang, key), press)]
 
 
 def _step_rows(context: AppContext, lang: str, step: Step) -> Rows:
@@ -66,8 +66,8 @@ def _step_rows(context: AppContext, lang: str, step: Step) -> Rows:
         action = Act.DRAFT_OTHER if step is Step.Q_OTHER else Act.DRAFT_ANONYMOUS
         return [
             [
-                (label(context, lang, "consultations.button.yes"), _p(action, flag=True)),
-                (label(context, lang, "consultations.button.no"), _p(action, flag=False)),
+                button(label(context, lang, "consultations.button.yes"), _p(action, flag=True)),
+                button(label(context, lang, "consultations.button.no"), _p(action, flag=False)),
             ]
         ]
     if step is Step.Q_MORE:

@@ -16,9 +16,10 @@ from bot.services.consultation_buttons import ConsultAction, ConsultPress
 from bot.services.consultation_engine import OTHER_MAX, MemberView, Seen
 from bot.services.consultations import OTHER_FLOW, OUTCOME_FLOW, ConsultationService
 from handlers import consultation_admin, consultation_drafts
-from handlers.checklist import Rows, checklist_rows
+from handlers.checklist import checklist_rows
 from handlers.common import (
     answer,
+    button,
     coordinator,
     label,
     onboarded_member,
@@ -30,6 +31,7 @@ from handlers.common import (
 )
 from storage.conversations import Conversation
 from storage.members import Member
+from storage.outbox import Rows
 
 Act = ConsultAction
 BUTTON_MAX = 24
@@ -42,8 +44,8 @@ def _service(context: AppContext) -> ConsultationService:
     return context.services.consultations
 
 
-def _press(action: ConsultAction, cid: int, question: int = 0, option: int = 0) -> str:
-    return ConsultPress(action, consultation_id=cid, question=question, option=option).pack()
+def _press(action: ConsultAction, cid: int, question: int = 0, option: int = 0) -> ConsultPress:
+    return ConsultPress(action, consultation_id=cid, question=question, option=option)
 
 
 def question_screen(context: AppContext, lang: str, view: MemberView) -> tuple[str, Rows]:
@@ -85,16 +87,25 @@ def question_screen(context: AppContext, lang: str, view: MemberView) -> tuple[s
     if not question.multiple:
         # A single choice shows the current answer ticked, the others plain.
         rows = [
-            [(("✅ " if i in chosen else "") + text, _press(Act.PICK, cid, index, i))]
+            [button(("✅ " if i in chosen else "") + text, _press(Act.PICK, cid, index, i))]
             for i, text in enumerate(labels)
         ]
     if question.other:
         rows.append(
-            [(label(context, lang, "consultations.button.other"), _press(Act.OTHER, cid, index))]
+            [
+                button(
+                    label(context, lang, "consultations.button.other"),
+                    _press(Act.OTHER, cid, index),
+                )
+            ]
         )
     if question.multiple:
         rows.append(
-            [(label(context, lang, "common.button.confirm"), _press(Act.CONFIRM, cid, index))]
+            [
+                button(
+                    label(context, lang, "common.button.confirm"), _press(Act.CONFIRM, cid, index)
+                )
+            ]
         )
     return "\n\n".join(parts), rows
 
@@ -109,7 +120,7 @@ def done_screen(context: AppContext, lang: str, view: MemberView) -> tuple[str, 
     if service.engine.is_open(consultation):
         rows.append(
             [
-                (
+                button(
                     label(context, lang, "consultations.button.again"),
                     _press(Act.AGAIN, consultation.id),
                 )
