@@ -7,6 +7,7 @@ from telegram import Update
 from bot.context import AppContext
 from bot.services.pairs import (
     INTERVAL_CHOICES,
+    CheckinLine,
     PairAction,
     PairCard,
     PairPress,
@@ -27,40 +28,30 @@ from storage.outbox import Rows
 from storage.pairs import EndReason
 
 
+def _history_line(
+    context: AppContext, lang: str, service: PairService, card: PairCard, line: CheckinLine
+) -> str:
+    """One check-in of the card: when it was sent, then each gardener's last answer."""
+    parts = []
+    for person in (card.citizen, card.technician):
+        mine = [a for a in line.answers if a.member_id == person.telegram_id]
+        answer_text = "—"
+        if mine:
+            last = mine[-1]
+            answer_text = t(context, lang, f"pairs.answer.{last.answer}")
+            if last.note:
+                answer_text += " — " + t(context, lang, "pairs.card.note", note=last.note)
+        name = person.display_name
+        parts.append(t(context, lang, "pairs.card.answer", name=name, answer=Raw(answer_text)))
+    when = service.local(line.checkin.sent_at)
+    return t(context, lang, "pairs.card.checkin", when=when, answers=Raw(" · ".join(parts)))
+
+
 def _card_screen(
     context: AppContext, lang: str, service: PairService, card: PairCard
 ) -> tuple[str, Rows]:
     pair = card.pair
-    history = []
-    for line in card.history:
-        parts = []
-        for person in (card.citizen, card.technician):
-            mine = [a for a in line.answers if a.member_id == person.telegram_id]
-            if mine:
-                last = mine[-1]
-                answer_text = t(context, lang, f"pairs.answer.{last.answer}")
-                if last.note:
-                    answer_text += " — " + t(context, lang, "pairs.card.note", note=last.note)
-            else:
-                answer_text = "—"
-            parts.append(
-                t(
-                    context,
-                    lang,
-                    "pairs.card.answer",
-                    name=person.display_name,
-                    answer=Raw(answer_text),
-                )
-            )
-        history.append(
-            t(
-                context,
-                lang,
-                "pairs.card.checkin",
-                when=service.local(line.checkin.sent_at),
-                answers=Raw(" · ".join(parts)),
-            )
-        )
+    history = [_history_line(context, lang, service, card, line) for line in card.history]
     text = t(
         context,
         lang,
