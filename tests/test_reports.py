@@ -98,6 +98,8 @@ async def test_urgent_report_with_location_and_photo_reaches_every_coordinator(s
     assert "Alice" in detail.text and "Nouveau" in detail.text
     await coco.press("🖼 Voir la photo")
     assert (await coco.receive()).kind == "photo"
+    await coco.press("📍 Voir la position")
+    assert (await coco.receive()).kind == "location"
 
 
 async def test_non_urgent_reports_are_gathered_in_a_digest_inside_the_day_window(
