@@ -177,7 +177,7 @@ class Dispatcher:
         self._bulk_args = lane_args(bot, "bulk")
         self.settings = settings
         self.outbox = OutboxRepository(db)
-        self.members = MemberRepository(db)
+        self.member_repo = MemberRepository(db)
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -334,7 +334,7 @@ class Dispatcher:
                 async with self.db.transaction():
                     await self.outbox.record([r for _, r in done], self.clock.now())
                     if blocked:
-                        await self.members.mark_blocked(blocked)
+                        await self.member_repo.mark_blocked(blocked)
                     for recorder in self._recorders:
                         await recorder(done)
             except BaseException:

@@ -30,7 +30,7 @@ from handlers.common import (
     your_text,
 )
 from storage.conversations import Conversation
-from storage.members import Member
+from storage.members import OTHER_TERRITORY, Member
 from storage.outbox import Rows
 
 Act = OnboardingAction
@@ -132,7 +132,7 @@ def summary_text(context: AppContext, lang: str, member: Member, referrals: int)
 
 
 def _territory(context: AppContext, lang: str, territory: str | None) -> str:
-    if territory in (None, "autre"):
+    if territory in (None, OTHER_TERRITORY):
         return t(context, lang, "onboarding.other_territory")
     return territory
 

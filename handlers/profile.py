@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import AppContext
 from bot.services.members import ProfileAction, ProfilePress, Step
-from bot.texts import Raw
+from bot.texts import LANGUAGES, Raw
 from handlers import menu
 from handlers.common import (
     Routes,
@@ -158,7 +158,7 @@ async def language(update: Update, context: AppContext) -> None:
     member, lang = await onboarded_member(update, context)
     if member is None:
         return
-    if context.args and context.args[0].lower() in ("fr", "en"):
+    if context.args and context.args[0].lower() in LANGUAGES:
         updated = await context.services.members.set_language(
             member.telegram_id, context.args[0].lower()
         )

@@ -40,6 +40,10 @@ class TechnicianProfile(BaseModel):
     territories: list[str]
 
 
+OTHER_TERRITORY = "autre"
+"""The territory stored for "autre / hors territoire" (none of the configured ones): the one
+source every layer reads."""
+
 _COLUMNS = (
     "telegram_id, display_name, username, language, territory, is_ambassador, "
     "is_citizen_gardener, is_technician, is_coordinator, consent_at, onboarded_at, "

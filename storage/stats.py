@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from storage.db import Database
+from storage.members import OTHER_TERRITORY
 from storage.pairs import HEALTH_SQL
 from storage.reports import REPORT_EXPORT
 
@@ -38,8 +39,9 @@ class StatsRepository:
 
     async def by_territory(self) -> dict[str, int]:
         return await self.counts(
-            "SELECT COALESCE(territory, 'autre'), COUNT(*) FROM members "
-            "WHERE onboarded_at IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"
+            "SELECT COALESCE(territory, ?), COUNT(*) FROM members "
+            "WHERE onboarded_at IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+            (OTHER_TERRITORY,),
         )
 
     async def by_theme(self) -> dict[str, int]:

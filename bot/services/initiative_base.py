@@ -18,7 +18,7 @@ from bot.services.outbox import Button, OutboxService
 from bot.texts import Texts
 from storage.db import Database
 from storage.initiatives import Initiative, InitiativeRepository
-from storage.members import Member, MemberRepository
+from storage.members import OTHER_TERRITORY, Member, MemberRepository
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ TITLE_MAX = 80
 DESCRIPTION_MAX = 600
 MESSAGE_MAX = 600
 PAGE_SIZE = 5
-OTHER_TERRITORY = "autre"
 NEEDS = ("people", "place", "equipment", "money", "knowhow")
 STAGES = ("emergence", "consolidation", "concretisation", "realisee", "abandonnee")
 NEXT_STAGE = {

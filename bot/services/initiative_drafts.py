@@ -12,7 +12,6 @@ from bot.services.initiative_base import (
     LIMITS,
     NEEDS,
     ORDER,
-    OTHER_TERRITORY,
     DraftView,
     OpenResult,
     Outcome,
@@ -21,6 +20,7 @@ from bot.services.initiative_base import (
 )
 from bot.services.initiative_moderation import InitiativeModeration
 from storage.initiatives import Initiative
+from storage.members import OTHER_TERRITORY
 
 
 class InitiativeDrafts(InitiativeModeration):

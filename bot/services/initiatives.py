@@ -18,7 +18,6 @@ from bot.services.initiative_base import (
     NEXT_STAGE,
     NOTICE_INTERVAL,
     ORDER,
-    OTHER_TERRITORY,
     PAGE_SIZE,
     PREFIX,
     STAGES,
@@ -40,6 +39,7 @@ from bot.services.initiative_base import (
 )
 from bot.services.initiative_drafts import InitiativeDrafts
 from bot.services.initiative_stages import InitiativeStages
+from storage.members import OTHER_TERRITORY
 
 __all__ = [
     "DESCRIPTION_MAX",

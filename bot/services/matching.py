@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-OTHER_TERRITORY = "autre"
+from storage.members import OTHER_TERRITORY
+
 """The onboarding answer of a citizen who is in none of the listed territories."""
 
 

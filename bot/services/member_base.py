@@ -23,7 +23,6 @@ FLOW = "onboarding"
 NAME_MAX = 64
 SERVICE_MAX = 80
 CAPACITY_RANGE = (1, 50)
-OTHER_TERRITORY = "autre"
 
 
 class Step(StrEnum):
@@ -134,13 +133,13 @@ class MemberBase:
         self.db = db
         self.settings = settings
         self.clock = clock
-        self.members = MemberRepository(db)
+        self.member_repo = MemberRepository(db)
         self.invites = InviteRepository(db)
         self.conversations = ConversationRepository(db)
         self.audit = AuditRepository(db)
 
     async def get(self, telegram_id: int) -> Member | None:
-        member = await self.members.get(telegram_id)
+        member = await self.member_repo.get(telegram_id)
         if member is not None and telegram_id in self.settings.coordinators:
             member.is_coordinator = True
         return member
@@ -153,16 +152,16 @@ class MemberBase:
         return member is not None and member.is_coordinator and member.status != "blocked"
 
     async def coordinator_ids(self) -> list[int]:
-        ids = set(await self.members.coordinator_ids())
-        known = await self.members.get_many(self.settings.coordinators)
+        ids = set(await self.member_repo.coordinator_ids())
+        known = await self.member_repo.get_many(self.settings.coordinators)
         ids.update(i for i, m in known.items() if m.status != "blocked")
         return sorted(ids)
 
     async def referrals(self, telegram_id: int) -> int:
-        return await self.members.count_referrals(telegram_id)
+        return await self.member_repo.count_referrals(telegram_id)
 
     async def technician(self, telegram_id: int) -> TechnicianProfile | None:
-        return await self.members.technician(telegram_id)
+        return await self.member_repo.technician(telegram_id)
 
     async def _must_get(self, telegram_id: int) -> Member:
         member = await self.get(telegram_id)
@@ -171,4 +170,4 @@ class MemberBase:
         return member
 
     async def mark_blocked(self, chat_ids: list[int]) -> None:
-        await self.members.mark_blocked(chat_ids)
+        await self.member_repo.mark_blocked(chat_ids)

@@ -63,8 +63,8 @@ class MemberInvites(MemberBase):
         if not await self.invites.claim(code, telegram_id, now):
             return InviteOutcome.USED
         if invite.role == "technician":
-            await self.members.update(telegram_id, is_technician=True)
+            await self.member_repo.update(telegram_id, is_technician=True)
         else:
-            await self.members.update(telegram_id, is_coordinator=True)
+            await self.member_repo.update(telegram_id, is_coordinator=True)
         await self.audit.record(invite.created_by, f"invite.used.{invite.role}", code, now)
         return InviteOutcome.ACCEPTED

@@ -10,7 +10,6 @@ from bot.services.member_base import (
     CAPACITY_RANGE,
     FLOW,
     NAME_MAX,
-    OTHER_TERRITORY,
     SERVICE_MAX,
     InviteOutcome,
     Progress,
@@ -21,14 +20,14 @@ from bot.services.member_base import (
 )
 from bot.services.member_invites import MemberInvites
 from storage.conversations import Conversation
-from storage.members import Member
+from storage.members import OTHER_TERRITORY, Member
 
 
 class MemberOnboarding(MemberInvites):
     async def refuse_consent(self, telegram_id: int) -> None:
         """Only the id is kept, so the bot remembers not to ask again unprompted."""
-        if await self.members.get(telegram_id) is None:
-            await self.members.remember_refusal(telegram_id, self.clock.now())
+        if await self.member_repo.get(telegram_id) is None:
+            await self.member_repo.remember_refusal(telegram_id, self.clock.now())
 
     async def accept_consent(
         self,
@@ -46,11 +45,11 @@ class MemberOnboarding(MemberInvites):
                 return await self._resume(existing)
             referrer = None
             if parsed and parsed[0] is StartArg.REFERRAL:
-                found = await self.members.by_referral_code(parsed[1])
+                found = await self.member_repo.by_referral_code(parsed[1])
                 referrer = found.telegram_id if found else None
             name = utf16_cut(clean(first_name), NAME_MAX)
             name = name if visible(name) else "?"
-            await self.members.create(
+            await self.member_repo.create(
                 telegram_id=telegram_id,
                 display_name=name,
                 username=username,
@@ -60,7 +59,7 @@ class MemberOnboarding(MemberInvites):
                 now=now,
             )
             if telegram_id in self.settings.coordinators:
-                await self.members.update(telegram_id, is_coordinator=True)
+                await self.member_repo.update(telegram_id, is_coordinator=True)
             outcome = InviteOutcome.NONE
             if parsed and parsed[0] is not StartArg.REFERRAL:
                 outcome = await self._claim_invite(telegram_id, parsed[1])
@@ -97,7 +96,7 @@ class MemberOnboarding(MemberInvites):
         if step is Step.THEMES:
             selected = list(member.themes)
         if step is Step.TECH_TERRITORIES:
-            profile = await self.members.technician(telegram_id)
+            profile = await self.member_repo.technician(telegram_id)
             selected = list(profile.territories) if profile else []
         data = {"editing": True, "selected": selected}
         await self.conversations.save(telegram_id, FLOW, step, data, self.clock.now())
@@ -122,7 +121,7 @@ class MemberOnboarding(MemberInvites):
                 name = check(text, NAME_MAX)
                 if not name.ok:
                     return self._error(member, conv, "onboarding.error.name_length", name.value)
-                await self.members.update(telegram_id, display_name=name.value)
+                await self.member_repo.update(telegram_id, display_name=name.value)
             elif step is Step.SERVICE:
                 service = check(text, SERVICE_MAX)
                 if not service.ok:
@@ -165,7 +164,7 @@ class MemberOnboarding(MemberInvites):
             if found is None:
                 return None
             territory = OTHER_TERRITORY if index is None else territories[index]
-            await self.members.update(telegram_id, territory=territory)
+            await self.member_repo.update(telegram_id, territory=territory)
             return await self._advance(telegram_id, found[1])
 
     async def toggle(self, telegram_id: int, step: Step, index: int) -> Progress | None:
@@ -207,12 +206,12 @@ class MemberOnboarding(MemberInvites):
                 key = "onboarding.error.pick_one"
                 return self._error(member, conv, key, None)
             if step is Step.THEMES:
-                await self.members.set_themes(telegram_id, selected)
+                await self.member_repo.set_themes(telegram_id, selected)
             else:
                 conv.data["tech_territories"] = selected
-                profile = await self.members.technician(telegram_id)
+                profile = await self.member_repo.technician(telegram_id)
                 if profile is not None:
-                    await self.members.save_technician(
+                    await self.member_repo.save_technician(
                         telegram_id, profile.service, profile.capacity, selected
                     )
             conv.data["selected"] = []
@@ -226,16 +225,16 @@ class MemberOnboarding(MemberInvites):
             if found is None:
                 return None
             if step is Step.AMBASSADOR:
-                await self.members.update(telegram_id, is_ambassador=value)
+                await self.member_repo.update(telegram_id, is_ambassador=value)
             else:
-                await self.members.update(telegram_id, is_citizen_gardener=value)
+                await self.member_repo.update(telegram_id, is_citizen_gardener=value)
             return await self._advance(telegram_id, found[1])
 
     async def _save_capacity(self, telegram_id: int, conv: Conversation, capacity: int) -> None:
-        profile = await self.members.technician(telegram_id)
+        profile = await self.member_repo.technician(telegram_id)
         service = conv.data.get("service") or (profile.service if profile else "")
         territories = conv.data.get("tech_territories") or (profile.territories if profile else [])
-        await self.members.save_technician(telegram_id, service, capacity, territories)
+        await self.member_repo.save_technician(telegram_id, service, capacity, territories)
 
     async def _advance(self, telegram_id: int, conv: Conversation) -> Progress:
         """Store the answer's consequence and move to the next step (or back to /profil)."""
@@ -244,16 +243,16 @@ class MemberOnboarding(MemberInvites):
         editing = bool(conv.data.get("editing"))
         current = Step(conv.step)
         if current is Step.SERVICE and editing:
-            profile = await self.members.technician(telegram_id)
+            profile = await self.member_repo.technician(telegram_id)
             if profile is not None:
-                await self.members.save_technician(
+                await self.member_repo.save_technician(
                     telegram_id, conv.data["service"], profile.capacity, profile.territories
                 )
         following = None if editing else self._next(member, current)
         if following is None:
             await self.conversations.clear(telegram_id, FLOW)
             if member.onboarded_at is None:
-                await self.members.update(telegram_id, onboarded_at=now)
+                await self.member_repo.update(telegram_id, onboarded_at=now)
             member = await self._must_get(telegram_id)
             return Progress(member=member, step=None, editing=editing)
         data = {k: v for k, v in conv.data.items() if k != "selected"}

@@ -6,6 +6,7 @@ from bot.services.member_base import (
     MemberBase,
     Step,
 )
+from bot.texts import LANGUAGES
 from storage.members import Member
 
 
@@ -15,16 +16,16 @@ class MemberProfile(MemberBase):
             member = await self.get(telegram_id)
             if member is None or member.onboarded_at is None:
                 return None
-            await self.members.set_status(telegram_id, "paused" if paused else "active")
+            await self.member_repo.set_status(telegram_id, "paused" if paused else "active")
             return await self._must_get(telegram_id)
 
     async def set_language(self, telegram_id: int, language: str) -> Member | None:
-        if language not in ("fr", "en"):
+        if language not in LANGUAGES:
             return None
         async with self.db.transaction():
             if await self.get(telegram_id) is None:
                 return None
-            await self.members.update(telegram_id, language=language)
+            await self.member_repo.update(telegram_id, language=language)
             return await self._must_get(telegram_id)
 
     async def toggle_flag(self, telegram_id: int, flag: Step) -> Member | None:
@@ -34,9 +35,9 @@ class MemberProfile(MemberBase):
             if member is None or member.onboarded_at is None:
                 return None
             if flag is Step.AMBASSADOR:
-                await self.members.update(telegram_id, is_ambassador=not member.is_ambassador)
+                await self.member_repo.update(telegram_id, is_ambassador=not member.is_ambassador)
             elif flag is Step.GARDENER:
-                await self.members.update(
+                await self.member_repo.update(
                     telegram_id, is_citizen_gardener=not member.is_citizen_gardener
                 )
             else:

@@ -10,7 +10,6 @@ from bot.services.member_base import (
     CAPACITY_RANGE,
     FLOW,
     NAME_MAX,
-    OTHER_TERRITORY,
     SERVICE_MAX,
     InviteOutcome,
     OnboardingAction,
@@ -24,6 +23,7 @@ from bot.services.member_base import (
 )
 from bot.services.member_onboarding import MemberOnboarding
 from bot.services.member_profile import MemberProfile
+from storage.members import OTHER_TERRITORY
 
 __all__ = [
     "CAPACITY_RANGE",

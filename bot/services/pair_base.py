@@ -21,7 +21,7 @@ from bot.services.members import MemberService
 from bot.services.outbox import Button, OutboxService, Payload
 from bot.texts import Texts, plain
 from storage.db import Database
-from storage.members import Member, MemberRepository
+from storage.members import OTHER_TERRITORY, Member, MemberRepository
 from storage.pairs import (
     Answer,
     AnswerCode,
@@ -243,7 +243,7 @@ class PairBase(FeatureService):
         super().__init__(db, settings, clock, texts, outbox)
         self.member_service = members
         self.repo = PairRepository(db)
-        self.members = MemberRepository(db)
+        self.member_repo = MemberRepository(db)
         self._idle_signature: int | None = None
 
     def role(self, lang: str, member: Member) -> str:
@@ -253,7 +253,7 @@ class PairBase(FeatureService):
     def _territory(self, lang: str, member: Member, covered: list[str]) -> str:
         if member.is_technician and covered:
             return ", ".join(covered)
-        if member.territory in (None, "autre"):
+        if member.territory in (None, OTHER_TERRITORY):
             return self.texts.get(lang, "pairs.no_territory")
         return member.territory
 
@@ -269,7 +269,7 @@ class PairBase(FeatureService):
     ) -> None:
         """Tell every coordinator, with a button to the pair's card (inside the caller's tx)."""
         coordinators = await self.member_service.coordinator_ids()
-        people = await self.members.get_many(coordinators)
+        people = await self.member_repo.get_many(coordinators)
         log.info("pair %s escalated (%s)", pair.id, key)
 
         def render(chat_id: int) -> Payload:
@@ -298,7 +298,7 @@ class PairBase(FeatureService):
     async def _end(self, pair: Pair, reason: EndReason, leaving: int) -> bool:
         if not await self.repo.end(pair.id, reason, self.clock.now()):
             return False
-        people = await self.members.get_many(_ids(pair))
+        people = await self.member_repo.get_many(_ids(pair))
         recipients = [i for i in _ids(pair) if i in people]
         if reason == "left":
             recipients = [i for i in recipients if i != leaving]

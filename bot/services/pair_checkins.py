@@ -63,7 +63,7 @@ class PairCheckins(PairBase):
         if kind == "scheduled":
             next_due = self._schedule(now + timedelta(days=pair.interval_days))
             await self.repo.set_schedule(pair.id, next_due)
-        people = await self.members.get_many(_ids(pair))
+        people = await self.member_repo.get_many(_ids(pair))
         citizen, tech = people.get(pair.citizen_id), people.get(pair.technician_id)
         if citizen is None or tech is None:
             return 0
@@ -128,7 +128,7 @@ class PairCheckins(PairBase):
                 )
             await self.repo.set_health(pair.id, ANSWER_HEALTH[code], 0)
             if code in ESCALATING:
-                people = await self.members.get_many(_ids(pair))
+                people = await self.member_repo.get_many(_ids(pair))
                 await self._escalate(
                     pair,
                     people[pair.citizen_id],
@@ -167,7 +167,7 @@ class PairCheckins(PairBase):
                 checkin = await self.repo.checkin(answer.checkin_id)
                 pair = await self.repo.get(checkin.pair_id) if checkin else None
                 if pair is not None:
-                    people = await self.members.get_many(_ids(pair))
+                    people = await self.member_repo.get_many(_ids(pair))
                     await self._escalate(
                         pair,
                         people[pair.citizen_id],

@@ -26,7 +26,7 @@ class PairFollowUp(PairCheckins):
         if not await self._is_coordinator(coordinator_id):
             return None
         pairs = await self.repo.active(limit)
-        people = await self.members.get_many([i for p in pairs for i in _ids(p)])
+        people = await self.member_repo.get_many([i for p in pairs for i in _ids(p)])
         return Overview(
             counts=await self.repo.health_counts(),
             pairs=[
@@ -43,7 +43,7 @@ class PairFollowUp(PairCheckins):
         pair = await self.repo.get(pair_id)
         if pair is None:
             return None
-        people = await self.members.get_many(_ids(pair))
+        people = await self.member_repo.get_many(_ids(pair))
         if pair.citizen_id not in people or pair.technician_id not in people:
             return None
         checkins = await self.repo.checkins(pair_id, limit)

@@ -58,7 +58,7 @@ class PairProposals(PairBase):
                 now,
             )
         view = await self.batch_view(batch)
-        people = await self.members.get_many(u.citizen_id for u in result.unmatched)
+        people = await self.member_repo.get_many(u.citizen_id for u in result.unmatched)
         view.unmatched = [
             UnmatchedLine(people[u.citizen_id], u.reason)
             for u in result.unmatched
@@ -68,7 +68,7 @@ class PairProposals(PairBase):
 
     async def batch_view(self, batch: int) -> MatchView:
         proposals = await self.repo.batch(batch)
-        people = await self.members.get_many(
+        people = await self.member_repo.get_many(
             [p.citizen_id for p in proposals] + [p.technician_id for p in proposals]
         )
         lines = [
@@ -124,7 +124,7 @@ class PairProposals(PairBase):
         """
         now = self.clock.now()
         async with self.db.transaction():
-            people = await self.members.get_many([citizen_id, technician_id])
+            people = await self.member_repo.get_many([citizen_id, technician_id])
             citizen, tech = people.get(citizen_id), people.get(technician_id)
             if (
                 citizen is None
@@ -198,7 +198,7 @@ class PairProposals(PairBase):
     async def _pairing_notices(
         self, pair_id: int, citizen: Member, tech: Member, initiative: str | None
     ) -> None:
-        profile = await self.members.technician(tech.telegram_id)
+        profile = await self.member_repo.technician(tech.telegram_id)
         days = self.settings.checkins.interval_days
 
         def render(chat_id: int) -> Payload:

@@ -23,7 +23,7 @@ class PairRelay(PairBase):
     async def peers(self, member_id: int) -> list[Peer]:
         """The member's active pairs, each with the other gardener."""
         pairs = await self.repo.active_of(member_id)
-        others = await self.members.get_many(_other(p, member_id) for p in pairs)
+        others = await self.member_repo.get_many(_other(p, member_id) for p in pairs)
         return [
             Peer(p.id, others[_other(p, member_id)])
             for p in pairs
@@ -59,7 +59,7 @@ class PairRelay(PairBase):
             if pair is None or pair.status != "active" or member_id not in _ids(pair):
                 await self.conversations.clear(member_id, RELAY_FLOW)
                 return RelayResult("ended")
-            people = await self.members.get_many(_ids(pair))
+            people = await self.member_repo.get_many(_ids(pair))
             sender, other = people[member_id], people[_other(pair, member_id)]
             lang = other.language
             key = "pairs.relay.incoming_photo" if photo else "pairs.relay.incoming"

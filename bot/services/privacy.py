@@ -73,14 +73,14 @@ class PrivacyService:
         self.outbox = outbox
         self.texts = texts
         self.repo = PrivacyRepository(db)
-        self.members = MemberRepository(db)
+        self.member_repo = MemberRepository(db)
         self.deliveries = OutboxRepository(db)
         self.retention = RetentionRepository(db)
         self.before_erase: list[EraseHook] = []
 
     async def export(self, member_id: int) -> dict[str, Any] | None:
         """Everything stored about the member, table by table, as JSON-ready values."""
-        member = await self.members.get(member_id)
+        member = await self.member_repo.get(member_id)
         if member is None:
             return None
         data: dict[str, Any] = {
@@ -98,7 +98,7 @@ class PrivacyService:
         """Erase the member; True if there was someone to erase."""
         anon_id = -secrets.randbelow(2**62) - 1
         async with self.db.transaction():
-            if await self.members.get(member_id) is None:
+            if await self.member_repo.get(member_id) is None:
                 return False
             for hook in self.before_erase:
                 await hook(member_id)
@@ -124,7 +124,7 @@ class PrivacyService:
         return len(to_warn), len(expired)
 
     async def _warn(self, member_ids: list[int], now: datetime) -> None:
-        found = await self.members.get_many(member_ids)
+        found = await self.member_repo.get_many(member_ids)
 
         def render(chat_id: int) -> Payload:
             lang = found[chat_id].language if chat_id in found else self.texts.default

@@ -24,7 +24,7 @@ from bot.services.members import MemberService
 from bot.services.outbox import Button, NewDelivery, OutboxService, Payload
 from bot.texts import Raw, Texts, plain
 from storage.db import Database
-from storage.members import Member, MemberRepository
+from storage.members import OTHER_TERRITORY, Member, MemberRepository
 from storage.report_sweeps import ReportSweepRepository
 from storage.reports import (
     Report,
@@ -197,7 +197,7 @@ class ReportBase(FeatureService):
         return plain(self.texts.get(lang, key, **params))
 
     def territory_label(self, lang: str, territory: str) -> str:
-        if territory == "autre":
+        if territory == OTHER_TERRITORY:
             return self.texts.get(lang, "reports.territory.other")
         return territory
 

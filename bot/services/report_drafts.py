@@ -13,11 +13,11 @@ from typing import Any
 
 from bot.inputs import Problem, check, echo
 from bot.services.base import FeatureService
+from storage.members import OTHER_TERRITORY
 from storage.reports import KINDS, Kind, NewReport
 
 FLOW = "report"
 DESCRIPTION_MAX = 600
-OTHER_TERRITORY = "autre"
 
 
 class Step(StrEnum):
