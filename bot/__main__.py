@@ -31,6 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--to", type=Path, required=True)
     restore = sub.add_parser("restore", parents=[common], help="put a backup back (bot stopped)")
     restore.add_argument("--from", dest="source", type=Path, required=True)
+    move = sub.add_parser(
+        "migrate-to",
+        parents=[common],
+        help="copy the SQLite database into an empty PostgreSQL database (bot stopped)",
+    )
+    move.add_argument("--url", required=True, help="postgresql://user@host/db")
     return parser
 
 
@@ -59,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.ops import restore
 
         return restore(settings, args.source)
+    if command == "migrate-to":
+        from bot.ops import migrate_to
+
+        return migrate_to(settings, args.url)
     return run(settings)
 
 

@@ -38,11 +38,20 @@ class InstanceLock:
     The kernel releases it when the process dies, so a crash never leaves a stale lock.
     """
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path | None) -> None:
         self.path = Path(str(database) + ".lock")
+        self.enabled = database is not None
         self._fd: int | None = None
 
+    @classmethod
+    def of(cls, settings: Settings) -> InstanceLock:
+        """The lock of the SQLite file; none with PostgreSQL, which several processes share
+        safely (its own locks keep migrations and writes apart)."""
+        return cls(None if settings.database.url else settings.database.path)
+
     def acquire(self) -> None:
+        if not self.enabled:
+            return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -111,7 +120,7 @@ def run_bot(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT; 0 after a clean stop, 1 when the start is refused."""
     from bot.app import build_application
 
-    lock = InstanceLock(settings.database.path)
+    lock = InstanceLock.of(settings)
     try:
         lock.acquire()
         check_database(settings)

@@ -16,6 +16,8 @@ from storage.db import (
     DatabaseError,
     DatabaseProblem,
     check_database,
+    copy_database,
+    is_url,
     open_database,
     restore_database,
 )
@@ -106,7 +108,7 @@ def _one_line(error: Exception) -> str:
 
 def restore(settings: Settings, source: Path) -> int:
     """Put a backup in place of the database; only while no bot holds the database."""
-    lock = InstanceLock(settings.database.path)
+    lock = InstanceLock.of(settings)
     try:
         lock.acquire()
     except StartRefused as refusal:
@@ -120,4 +122,33 @@ def restore(settings: Settings, source: Path) -> int:
     finally:
         lock.release()
     print(f"restored {source} to {settings.database.target}")
+    return 0
+
+
+def migrate_to(settings: Settings, url: str) -> int:
+    """Copy the SQLite database of `settings` into the empty PostgreSQL database at `url`."""
+    if not is_url(url):
+        print("migrate-to: --url must be a postgresql:// URL", file=sys.stderr)
+        return 1
+    if settings.database.url:
+        print("migrate-to: the configuration already uses database.url", file=sys.stderr)
+        return 1
+    lock = InstanceLock.of(settings)
+    try:
+        lock.acquire()
+        check_database(settings.database.path, must_exist=True)
+        check_database(url)
+        counts = asyncio.run(copy_database(settings.database.path, url, print))
+    except StartRefused as refusal:
+        print(f"migrate-to refused: {refusal}", file=sys.stderr)
+        return 1
+    except (DatabaseProblem, DatabaseError) as error:
+        print(f"migrate-to: {error}", file=sys.stderr)
+        return 1
+    finally:
+        lock.release()
+    print(
+        f"copied {sum(counts.values())} rows of {len(counts)} tables; counts checked. "
+        f"Set database.url = {url!r} (or ESSAIM_DATABASE__URL) and start the bot."
+    )
     return 0

@@ -212,12 +212,14 @@ class CallRepository:
     # --- answers -----------------------------------------------------------------------
 
     # Deciding answers reads everything a batch of presses needs in two queries, inside the
-    # write transaction, so that the lock is held for a few trips to the database only.
+    # write transaction, so that the lock is held for a few trips to the database only. The
+    # calls' rows stay locked (FOR UPDATE) until the batch commits: another process deciding
+    # answers to the same call waits, so the places and the waiting list never overflow.
     async def tallies(self, call_ids: Sequence[int]) -> dict[int, Tally]:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS}, erased_yes + (SELECT COUNT(*) FROM call_answers a "
             f"WHERE a.call_id = calls.id AND a.answer = 'yes') AS yes_count FROM calls "
-            f"WHERE id IN ({','.join('?' * len(call_ids))})",
+            f"WHERE id IN ({','.join('?' * len(call_ids))}) FOR UPDATE",
             list(call_ids),
         )
         return {int(r["id"]): Tally(call=_call(r), yes_count=int(r["yes_count"])) for r in rows}
@@ -226,7 +228,7 @@ class CallRepository:
         self, keys: Sequence[tuple[int, int]]
     ) -> dict[tuple[int, int], MemberAnswer]:
         """For (call id, member id) pairs."""
-        values = ",".join("(?, ?)" for _ in keys)
+        values = ",".join("(CAST(? AS BIGINT), CAST(? AS BIGINT))" for _ in keys)
         rows = await self.db.fetch_all(
             f"WITH k (call_id, member_id) AS (VALUES {values}) "
             "SELECT k.call_id, k.member_id, EXISTS (SELECT 1 FROM broadcast_recipients r "

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextvars
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -173,6 +173,7 @@ class Database(Protocol):
     async def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
     async def table_names(self) -> list[str]: ...
+    async def column_names(self, table: str) -> list[str]: ...
     async def connect(self, *, migrate: bool = True) -> None: ...
     async def close(self) -> None: ...
     async def migrate(self, target: int | None = None) -> int: ...
@@ -234,7 +235,9 @@ def is_url(target: str | Path) -> bool:
 def create_database(target: str | Path) -> Database:
     """The backend for a target: a `postgresql://` URL, else the path of an SQLite file."""
     if is_url(target):
-        raise DatabaseProblem("database.url: PostgreSQL is not supported by this version")
+        from storage.postgres import PostgresDatabase
+
+        return PostgresDatabase(str(target))
     from storage.sqlite import SqliteDatabase
 
     return SqliteDatabase(target)
@@ -253,6 +256,11 @@ def check_database(target: str | Path, *, must_exist: bool = False) -> None:
     A missing SQLite file is fine unless `must_exist` (it is created at start); a corrupt one,
     or one of a newer schema, is not.
     """
+    if is_url(target):
+        from storage.postgres import check_url
+
+        check_url(str(target))
+        return
     from storage.sqlite import inspect_file
 
     problem = inspect_file(Path(target), must_exist=must_exist)
@@ -262,6 +270,30 @@ def check_database(target: str | Path, *, must_exist: bool = False) -> None:
 
 def restore_database(target: str | Path, source: Path) -> None:
     """Replace the database with a backup (the bot must be stopped); DatabaseProblem if not."""
+    if is_url(target):
+        from storage.pg_tools import restore
+
+        restore(str(target), source)
+        return
     from storage.sqlite import restore_file
 
     restore_file(Path(target), source)
+
+
+async def copy_database(
+    source: str | Path, url: str, report: Callable[[str], None]
+) -> dict[str, int]:
+    """Copy an SQLite database into an empty PostgreSQL one; the rows copied per table."""
+    from storage.postgres import PostgresDatabase
+    from storage.sqlite import SqliteDatabase
+    from storage.transfer import copy_all
+
+    sqlite = SqliteDatabase(source)
+    await sqlite.connect()
+    postgres = PostgresDatabase(url)
+    try:
+        await postgres.connect()
+        return await copy_all(sqlite, postgres, report)
+    finally:
+        await postgres.close()
+        await sqlite.close()

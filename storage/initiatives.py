@@ -267,8 +267,8 @@ class InitiativeRepository:
         self, initiative_id: int, member_id: int, kind: SupportKind, now: datetime
     ) -> None:
         await self.db.execute(
-            "INSERT OR IGNORE INTO initiative_supports (initiative_id, member_id, kind, "
-            "created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO initiative_supports (initiative_id, member_id, kind, "
+            "created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (initiative_id, member_id, kind, to_db_time(now)),
         )
 
@@ -291,9 +291,10 @@ class InitiativeRepository:
         """Initiatives with supports not yet told, whose last digest is older than `before`."""
         rows = await self.db.fetch_all(
             "SELECT i.id, i.author_id, i.title, "
-            "SUM(s.kind = 'support') AS supporters, SUM(s.kind = 'participate') AS participants "
+            "COUNT(*) FILTER (WHERE s.kind = 'support') AS supporters, "
+            "COUNT(*) FILTER (WHERE s.kind = 'participate') AS participants "
             "FROM initiative_supports s JOIN initiatives i ON i.id = s.initiative_id "
-            "WHERE s.notified = 0 AND i.author_id IS NOT NULL "
+            "WHERE NOT s.notified AND i.author_id IS NOT NULL "
             "AND (i.digest_at IS NULL OR i.digest_at <= ?) "
             "GROUP BY i.id ORDER BY i.id",
             (to_db_time(before),),
@@ -311,7 +312,8 @@ class InitiativeRepository:
 
     async def mark_digested(self, initiative_ids: Sequence[int], now: datetime) -> None:
         await self.db.executemany(
-            "UPDATE initiative_supports SET notified = 1 WHERE initiative_id = ? AND notified = 0",
+            "UPDATE initiative_supports SET notified = TRUE "
+            "WHERE initiative_id = ? AND NOT notified",
             [(i,) for i in initiative_ids],
         )
         await self.db.executemany(
@@ -339,8 +341,8 @@ class InitiativeRepository:
 
     async def request_gardener(self, member_id: int, initiative_id: int, now: datetime) -> bool:
         changed = await self.db.execute(
-            "INSERT OR IGNORE INTO gardener_requests (member_id, initiative_id, requested_at) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO gardener_requests (member_id, initiative_id, requested_at) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             (member_id, initiative_id, to_db_time(now)),
         )
         return changed == 1

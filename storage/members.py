@@ -210,7 +210,7 @@ class MemberRepository:
 
     async def coordinator_ids(self) -> list[int]:
         rows = await self.db.fetch_all(
-            "SELECT telegram_id FROM members WHERE is_coordinator = 1 AND status != 'blocked'"
+            "SELECT telegram_id FROM members WHERE is_coordinator AND status != 'blocked'"
         )
         return [r["telegram_id"] for r in rows]
 

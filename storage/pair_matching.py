@@ -63,7 +63,7 @@ class MatchingRepository:
             "SELECT m.telegram_id, m.territory, m.onboarded_at, "
             "(SELECT group_concat(theme, char(31)) FROM member_themes t "
             " WHERE t.member_id = m.telegram_id) AS themes "
-            "FROM members m WHERE m.is_citizen_gardener = 1 AND m.status = 'active' "
+            "FROM members m WHERE m.is_citizen_gardener AND m.status = 'active' "
             "AND m.onboarded_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pairs p "
             " WHERE p.citizen_id = m.telegram_id AND p.status = 'active')"
         )
@@ -88,7 +88,7 @@ class MatchingRepository:
             "(SELECT COUNT(*) FROM pairs p WHERE p.technician_id = m.telegram_id "
             " AND p.status = 'active') AS load "
             "FROM members m JOIN technician_profiles tp ON tp.member_id = m.telegram_id "
-            "WHERE m.is_technician = 1 AND m.status = 'active' AND m.onboarded_at IS NOT NULL"
+            "WHERE m.is_technician AND m.status = 'active' AND m.onboarded_at IS NOT NULL"
         )
         return [
             TechnicianRow(
@@ -109,8 +109,11 @@ class MatchingRepository:
         return int(row["n"]) if row else 0
 
     async def capacity_of(self, technician_id: int) -> int | None:
+        """Read inside the confirming transaction, it locks the technician's profile until the
+        pair is written, so two confirmations at once never exceed the capacity."""
         row = await self.db.fetch_one(
-            "SELECT capacity FROM technician_profiles WHERE member_id = ?", (technician_id,)
+            "SELECT capacity FROM technician_profiles WHERE member_id = ? FOR UPDATE",
+            (technician_id,),
         )
         return int(row["capacity"]) if row else None
 

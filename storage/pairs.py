@@ -151,6 +151,12 @@ class PairRepository(MatchingRepository, CheckinRepository):
         return str(row["title"]) if row else None
 
     async def active_citizen_pair(self, citizen_id: int) -> Pair | None:
+        """Inside the confirming transaction, it first locks the citizen's member row: two
+        confirmations for one citizen at once run one after the other, the second sees the
+        first one's pair."""
+        await self.db.fetch_one(
+            "SELECT 1 FROM members WHERE telegram_id = ? FOR UPDATE", (citizen_id,)
+        )
         row = await self.db.fetch_one(
             f"SELECT {_PAIR} FROM pairs WHERE status = 'active' AND citizen_id = ?",
             (citizen_id,),

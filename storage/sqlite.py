@@ -11,11 +11,13 @@ import contextvars
 import json
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +169,13 @@ class SqliteDatabase:
         goal = len(files) if target is None else target
         for version, name, sql in files:
             if current < version <= goal:
-                log.info("applying migration %s", name)
+                # BEGIN IMMEDIATE holds the file's write lock: another process that started at
+                # the same moment waits here, then sees the version it wrote and skips.
                 async with self.transaction():
+                    current = await self.schema_version()
+                    if current >= version:
+                        continue
+                    log.info("applying migration %s", name)
                     for statement in split_sql(sql):
                         await self._run(statement)
                     await self._run(f"PRAGMA user_version = {version}")
@@ -268,6 +275,8 @@ class SqliteDatabase:
         return None
 
     async def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
+        if "FOR UPDATE" in sql:
+            sql = _without_row_locks(sql)
         try:
             rows = await self._read_conn().execute_fetchall(sql, params)
         except sqlite3.Error as error:
@@ -290,6 +299,10 @@ class SqliteDatabase:
             raise RuntimeError("after_erasure runs once the erasing transaction has committed")
         async with self._write_lock:
             await self._pragma("wal_checkpoint(TRUNCATE)")
+    async def column_names(self, table: str) -> list[str]:
+        """A table's columns in schema order (the name comes from code, never from input)."""
+        rows = await self.fetch_all("SELECT name FROM pragma_table_info(?)", (table,))
+        return [r["name"] for r in rows]
 
     async def backup_to(self, target: Path) -> None:
         """Consistent copy of the live database through SQLite's online backup API.
@@ -336,6 +349,14 @@ def _create_private(path: Path) -> None:
 def _make_private(path: Path) -> None:
     if path.exists():
         os.chmod(path, 0o600)
+@lru_cache(maxsize=256)
+def _without_row_locks(sql: str) -> str:
+    """`SELECT ... FOR UPDATE` locks rows on PostgreSQL; SQLite has no such clause and needs
+    none: its transactions already run one at a time (BEGIN IMMEDIATE)."""
+    return _FOR_UPDATE.sub("", sql)
+
+
+_FOR_UPDATE = re.compile(r"\s+FOR\s+UPDATE(\s+OF\s+\w+)?(\s+(NOWAIT|SKIP\s+LOCKED))?\s*$")
 
 
 async def _run(conn: aiosqlite.Connection, sql: str) -> None:

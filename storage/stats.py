@@ -22,8 +22,10 @@ class StatsRepository:
 
     async def roles(self) -> dict[str, int]:
         row = await self.db.fetch_one(
-            "SELECT COUNT(*), SUM(is_ambassador), SUM(is_citizen_gardener), SUM(is_technician), "
-            "SUM(is_coordinator), SUM(status = 'paused'), SUM(status = 'blocked') "
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE is_ambassador), "
+            "COUNT(*) FILTER (WHERE is_citizen_gardener), COUNT(*) FILTER (WHERE is_technician), "
+            "COUNT(*) FILTER (WHERE is_coordinator), COUNT(*) FILTER (WHERE status = 'paused'), "
+            "COUNT(*) FILTER (WHERE status = 'blocked') "
             "FROM members WHERE onboarded_at IS NOT NULL"
         )
         keys = (
@@ -109,8 +111,8 @@ class StatsRepository:
     async def initiatives_funnel(self) -> dict[str, int]:
         """Proposals waiting or sent back, then published ones by stage."""
         return await self.counts(
-            "SELECT CASE WHEN status = 'published' THEN stage ELSE status END AS step, "
-            "COUNT(*) FROM initiatives GROUP BY step ORDER BY CASE step "
+            "SELECT step, COUNT(*) FROM (SELECT CASE WHEN status = 'published' THEN stage "
+            "ELSE status END AS step FROM initiatives) AS steps GROUP BY step ORDER BY CASE step "
             "WHEN 'pending' THEN 0 WHEN 'changes' THEN 1 WHEN 'declined' THEN 2 "
             "WHEN 'emergence' THEN 3 WHEN 'consolidation' THEN 4 WHEN 'concretisation' THEN 5 "
             "WHEN 'realisee' THEN 6 ELSE 7 END"

@@ -7,6 +7,7 @@ injected FakeClock; `bot.tick()` runs the periodic duties right away instead of 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from bot.clock import FakeClock
 from bot.config import Settings
 from bot.context import Services
 from sandbox.fakeapi import FakeTelegram
+from tests import pg
 from tests.state import State
 
 COORDINATOR_ID = 900
@@ -41,12 +43,58 @@ def make_settings(tmp_path: Path, server: FakeTelegram, **overrides: Any) -> Set
         # Tests about pacing set their own rates.
         "sending": {"per_chat_per_second": 10},
     }
+    if _postgres_url is not None:
+        data["database"]["url"] = _postgres_url
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
         else:
             data[key] = value
     return Settings(**data)
+
+
+# --- the backend the suite runs on -----------------------------------------------------------
+
+_postgres_url: str | None = None
+"""The fresh PostgreSQL database of the running test, when the suite runs on PostgreSQL."""
+
+SQLITE_ONLY = "about the SQLite file itself; this run is on PostgreSQL"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if pg.URL is None:
+        return
+    skip = pytest.mark.skip(reason=SQLITE_ONLY)
+    for item in items:
+        if "sqlite_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if pg.URL is None:
+        terminalreporter.write_line(
+            "PostgreSQL skipped: set ESSAIM_TEST_POSTGRES_URL to run the suite on it too"
+        )
+    else:
+        terminalreporter.write_line("backend: PostgreSQL (ESSAIM_TEST_POSTGRES_URL)")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if pg.URL is not None:
+        asyncio.run(pg.drop_template())
+
+
+if pg.URL is not None:
+
+    @pytest.fixture(autouse=True)
+    async def _postgres_database() -> AsyncIterator[str]:
+        global _postgres_url
+        async for url in pg.fresh_database():
+            _postgres_url = url
+            try:
+                yield url
+            finally:
+                _postgres_url = None
 
 
 class BotHarness:

@@ -14,6 +14,10 @@ import pytest
 from storage.db import IntegrityError, SchemaTooNew, latest_version, migration_files
 from storage.sqlite import SqliteDatabase
 
+pytestmark = (
+    pytest.mark.sqlite_only
+)  # the SQLite backend itself; tests/test_backends.py runs on both
+
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 
