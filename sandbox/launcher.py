@@ -103,7 +103,8 @@ class Sandbox:
                 "mode": "polling",
             }
         )
-        database = self.settings.database.model_copy(update={"path": db_path})
+        # Always a throw-away SQLite file, even when the configuration names a PostgreSQL URL.
+        database = self.settings.database.model_copy(update={"path": db_path, "url": None})
         coordinators = list(dict.fromkeys([*self.settings.coordinators, COORDINATOR_ID]))
         # Visitors click at demo speed on phones side by side: notices to a phone that was
         # just busy should not wait a second per message behind its own replies. The global

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from storage.audience import ROLES, Audience, Role
-from storage.db import Database, Row, from_db_time, to_db_time
+from storage.db import Database, Row, from_db_time, row_lock, to_db_time
 
 CallStatus = Literal["scheduled", "open", "complete", "closed", "cancelled"]
 Answer = Literal["yes", "no", "waiting"]
@@ -140,7 +140,10 @@ class CallRepository:
         )
 
     async def get(self, call_id: int) -> Call | None:
-        row = await self.db.fetch_one(f"SELECT {_COLUMNS} FROM calls WHERE id = ?", (call_id,))
+        """Inside a transaction the call's row stays locked until it ends (`row_lock`)."""
+        row = await self.db.fetch_one(
+            f"SELECT {_COLUMNS} FROM calls WHERE id = ?{row_lock(self.db)}", (call_id,)
+        )
         return _call(row) if row else None
 
     async def all(self) -> list[Call]:

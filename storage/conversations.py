@@ -16,7 +16,7 @@ from weakref import WeakKeyDictionary
 
 from pydantic import BaseModel
 
-from storage.db import Database, to_db_time
+from storage.db import Database, row_lock, to_db_time
 
 _COLUMNS = "member_id, flow, step, data"
 
@@ -49,16 +49,19 @@ class ConversationRepository:
         self.db = db
 
     async def get(self, member_id: int, flow: str | None = None) -> Conversation | None:
-        """This flow's state; without a flow, the one whose question was asked last."""
+        """This flow's state; without a flow, the one whose question was asked last. Inside a
+        transaction the row stays locked until it ends: a double tap on "send" reads the draft
+        once, the second press finds it gone (`row_lock`)."""
+        lock = row_lock(self.db)
         if flow is None:
             row = await self.db.fetch_one(
                 f"SELECT {_COLUMNS} FROM conversations WHERE member_id = ? "
-                "ORDER BY turn DESC LIMIT 1",
+                f"ORDER BY turn DESC LIMIT 1{lock}",
                 (member_id,),
             )
         else:
             row = await self.db.fetch_one(
-                f"SELECT {_COLUMNS} FROM conversations WHERE member_id = ? AND flow = ?",
+                f"SELECT {_COLUMNS} FROM conversations WHERE member_id = ? AND flow = ?{lock}",
                 (member_id, flow),
             )
         return None if row is None else _conversation(row)

@@ -182,6 +182,14 @@ class Database(Protocol):
     async def after_erasure(self) -> None: ...
 
 
+def row_lock(db: Database) -> str:
+    """` FOR UPDATE` inside a transaction, else nothing: append it to a read whose answer
+    decides a write (read, check, write), so that two such transactions on PostgreSQL run one
+    after the other instead of both passing the check. SQLite drops the clause: its
+    transactions already run one at a time."""
+    return " FOR UPDATE" if db.in_transaction() else ""
+
+
 def to_db_time(instant: datetime) -> str:
     """The text form SQLite stores instants in: ISO in UTC, so they sort as strings.
 

@@ -8,6 +8,7 @@ runs (Debian: the `postgresql-client` package) and of a version not older than t
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -32,6 +33,8 @@ async def dump(url: str, target: Path) -> None:
     """`pg_dump --format=custom` into `target` (through a .part file renamed at the end)."""
     tmp = target.with_name(target.name + ".part")
     tmp.unlink(missing_ok=True)
+    os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))  # personal data: owner only
+    os.chmod(tmp, 0o600)
     proc = await asyncio.create_subprocess_exec(
         _tool("pg_dump"),
         "--format=custom",

@@ -315,6 +315,14 @@ class PostgresDatabase:
         except _DRIVER_ERRORS as error:
             raise _wrap(error) from error
 
+    async def after_erasure(self) -> None:
+        """Nothing to do at once: the erased rows are gone from every query and every later
+        backup; their old versions stay in the table files until (auto)vacuum reclaims them,
+        and in WAL archives and older backups until those expire (docs/deploy.md, section 8).
+        VACUUM cannot run inside the request's flow without stalling it."""
+        if self._current.get() is not None:
+            raise RuntimeError("after_erasure runs once the erasing transaction has committed")
+
     async def backup_to(self, target: Path) -> None:
         """A pg_dump archive (custom format) of the database, written next to `target` first."""
         from storage.pg_tools import dump

@@ -299,6 +299,7 @@ class SqliteDatabase:
             raise RuntimeError("after_erasure runs once the erasing transaction has committed")
         async with self._write_lock:
             await self._pragma("wal_checkpoint(TRUNCATE)")
+
     async def column_names(self, table: str) -> list[str]:
         """A table's columns in schema order (the name comes from code, never from input)."""
         rows = await self.fetch_all("SELECT name FROM pragma_table_info(?)", (table,))
@@ -349,6 +350,8 @@ def _create_private(path: Path) -> None:
 def _make_private(path: Path) -> None:
     if path.exists():
         os.chmod(path, 0o600)
+
+
 @lru_cache(maxsize=256)
 def _without_row_locks(sql: str) -> str:
     """`SELECT ... FOR UPDATE` locks rows on PostgreSQL; SQLite has no such clause and needs
