@@ -36,6 +36,7 @@ from storage.db import (
     Params,
     Row,
     SchemaTooNew,
+    commit_guard,
     from_db_time,
     migration_files,
     too_new,
@@ -252,6 +253,8 @@ class PostgresDatabase:
         token = self._current.set(_Current(conn, depth))
         try:
             yield _Level(depth)
+            guard = commit_guard.get() if depth == 1 else None
+            keep = guard is None or await guard.before_commit(self)
         except BaseException:
             try:
                 await tx.rollback()
@@ -260,7 +263,7 @@ class PostgresDatabase:
             raise
         else:
             try:
-                await tx.commit()
+                await (tx.commit() if keep else tx.rollback())
             except _DRIVER_ERRORS as error:
                 raise _wrap(error) from error
         finally:
