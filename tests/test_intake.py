@@ -39,7 +39,7 @@ async def left_over(
 
     The bot is stopped: this is another connection to its database."""
     sender = next(v for k, v in update.items() if k != "update_id")["from"]["id"]
-    db = await open_database(bot.settings.database.path)
+    db = await open_database(bot.settings.database.target)
     try:
         repo = InboxRepository(db)
         stored = NewUpdate(
