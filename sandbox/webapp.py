@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -190,67 +191,6 @@ async def post_press(request: web.Request) -> web.Response:
     )
 
 
-async def post_photo(request: web.Request) -> web.Response:
-    _sandbox, user = _phone_user(request)
-    data: bytes | None = None
-    caption: str | None = None
-    if request.content_type.startswith("multipart/"):
-        form = await request.post()
-        upload = form.get("photo")
-        if isinstance(upload, web.FileField):
-            data = upload.file.read(MAX_PHOTO + 1)
-        raw_caption = form.get("caption")
-        caption = raw_caption if isinstance(raw_caption, str) and raw_caption else None
-    if data is not None and len(data) > MAX_PHOTO:
-        return _bad("photo larger than 10 MB")
-    message = (
-        await user.send_photo(caption=caption, data=data)
-        if data
-        else await user.send_photo(caption=caption)
-    )
-    return web.json_response({"ok": True, "message": message_json(message)})
-
-
-# Where a sandbox phone "is" when it shares its location: the centre of Blaye.
-DEMO_LOCATION = (45.1274, -0.6625)
-
-
-async def post_location(request: web.Request) -> web.Response:
-    """The attachment menu's "Location": shares a fixed point, as a phone's GPS would."""
-    _sandbox, user = _phone_user(request)
-    message = await user.send_location(*DEMO_LOCATION)
-    return web.json_response({"ok": True, "message": message_json(message)})
-
-
-async def get_file(request: web.Request) -> web.Response:
-    """A photo or document shown in a phone, by its file id (what the bot sent)."""
-    sandbox = request.app[SANDBOX_KEY]
-    record = sandbox.server.files.by_id.get(request.match_info["file_id"])
-    if record is None:
-        raise web.HTTPNotFound(text="unknown file")
-    return web.Response(
-        body=record.data, content_type=record.mime_type or "application/octet-stream"
-    )
-
-
-async def get_document(request: web.Request) -> web.Response:
-    _sandbox, user = _phone_user(request)
-    try:
-        message_id = int(request.match_info["message_id"])
-    except ValueError:
-        raise web.HTTPNotFound(text="unknown message") from None
-    message = next((m for m in user.messages if m.message_id == message_id), None)
-    if message is None or message.document is None:
-        raise web.HTTPNotFound(text="no document in this message")
-    name, data = message.document
-    safe = "".join(c for c in name if c.isalnum() or c in "._-") or "document"
-    return web.Response(
-        body=data,
-        content_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{safe}"'},
-    )
-
-
 async def post_phone(request: web.Request) -> web.Response:
     """The "+" button: one more citizen, not yet onboarded."""
     from sandbox.demo import EXTRA_CITIZEN_FIRST_ID, FIRST_NAMES
@@ -338,10 +278,8 @@ def _broadcast(app: web.Application, kind: str, data: dict[str, Any]) -> None:
             queue.put_nowait(chunk)
 
 
-def build_web_app(sandbox: Sandbox) -> web.Application:
-    app = web.Application(client_max_size=MAX_PHOTO + 1024 * 1024)
-    app[SANDBOX_KEY] = sandbox
-    app[CLIENTS_KEY] = set()
+def _relay(app: web.Application, sandbox: Sandbox) -> Callable[[ServerEvent], Awaitable[None]]:
+    """What the fake Bot API does in the phones' chats, fanned out to every open page."""
 
     def phone_ids() -> set[int]:
         return {p.user_id for p in sandbox.phones}
@@ -370,6 +308,16 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
                 if role is not None:
                     _broadcast(app, "role", {"phone": event.chat_id, "role": role})
 
+    return on_event
+
+
+def build_web_app(sandbox: Sandbox) -> web.Application:
+    from sandbox.web_media import add_media_routes
+
+    app = web.Application(client_max_size=MAX_PHOTO + 1024 * 1024)
+    app[SANDBOX_KEY] = sandbox
+    app[CLIENTS_KEY] = set()
+
     async def stats_loop() -> None:
         while True:
             await asyncio.sleep(STATS_EVERY)
@@ -378,7 +326,7 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
                     _broadcast(app, "stats", await outbox_stats(sandbox))
 
     async def lifecycle(_app: web.Application) -> Any:
-        unsubscribe = sandbox.server.subscribe(on_event)
+        unsubscribe = sandbox.server.subscribe(_relay(app, sandbox))
         task = asyncio.create_task(stats_loop())
         yield
         unsubscribe()
@@ -395,10 +343,7 @@ def build_web_app(sandbox: Sandbox) -> web.Application:
     app.router.add_get("/api/phones/{user_id}", get_phone)
     app.router.add_post("/api/phones/{user_id}/send", post_send)
     app.router.add_post("/api/phones/{user_id}/press", post_press)
-    app.router.add_post("/api/phones/{user_id}/photo", post_photo)
-    app.router.add_post("/api/phones/{user_id}/location", post_location)
-    app.router.add_get("/api/phones/{user_id}/document/{message_id}", get_document)
-    app.router.add_get("/api/files/{file_id}", get_file)
+    add_media_routes(app)
     app.router.add_post("/api/language", post_language)
     app.router.add_post("/api/clock", post_clock)
     app.router.add_post("/api/members/bulk", post_bulk)
