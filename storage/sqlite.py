@@ -10,7 +10,6 @@ import asyncio
 import contextvars
 import json
 import logging
-import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -34,10 +33,16 @@ from storage.db import (
     commit_guard,
     from_db_time,
     is_time_column,
-    latest_version,
     migration_files,
     to_db_time,
     too_new,
+)
+from storage.sqlite_files import (
+    create_private,
+    file_problem,
+    inspect_file,
+    make_private,
+    restore_file,
 )
 
 log = logging.getLogger(__name__)
@@ -118,11 +123,11 @@ class SqliteDatabase:
         return conn
 
     async def connect(self, *, migrate: bool = True) -> None:
-        _create_private(Path(self.path))
+        create_private(Path(self.path))
         self._writer = await self._open()
         await self._run("PRAGMA journal_mode = WAL")
         for suffix in ("-wal", "-shm"):  # SQLite gives them the database's mode; make sure
-            _make_private(Path(self.path + suffix))
+            make_private(Path(self.path + suffix))
         if migrate:
             await self.migrate()
         self._reader = await self._open()
@@ -312,7 +317,7 @@ class SqliteDatabase:
         """
         tmp = target.with_name(target.name + ".part")
         tmp.unlink(missing_ok=True)
-        _create_private(tmp)
+        create_private(tmp)
         async with self._write_lock:
             try:
                 dest = await aiosqlite.connect(str(tmp))
@@ -323,7 +328,7 @@ class SqliteDatabase:
             except sqlite3.Error as error:
                 tmp.unlink(missing_ok=True)
                 raise _wrap(error) from error
-        problem = _file_problem(tmp, "backup is not a readable SQLite database")
+        problem = file_problem(tmp, "backup is not a readable SQLite database")
         if problem:
             tmp.unlink(missing_ok=True)
             raise DatabaseProblem(f"backup {problem}")
@@ -338,18 +343,6 @@ _PRAGMAS = (
     "synchronous = NORMAL",
     "secure_delete = ON",
 )
-
-
-def _create_private(path: Path) -> None:
-    """Create the file readable by its owner only, whatever the umask (it holds personal data)."""
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
-    _make_private(path)
-
-
-def _make_private(path: Path) -> None:
-    if path.exists():
-        os.chmod(path, 0o600)
 
 
 @lru_cache(maxsize=256)
@@ -384,53 +377,4 @@ def split_sql(script: str) -> list[str]:
     return statements
 
 
-def inspect_file(path: Path, *, must_exist: bool = False) -> str | None:
-    """None when the file is absent (created at start) or a sound database of a known schema."""
-    if must_exist and not path.exists():
-        return f"database.path: {path} does not exist"
-    if not path.exists():
-        if not path.parent.is_dir():
-            return f"database.path: directory {path.parent} does not exist"
-        return None
-    return _file_problem(path, f"database.path: {path} cannot be read")
-
-
-def _file_problem(path: Path, unreadable: str) -> str | None:
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            integrity = conn.execute("PRAGMA integrity_check").fetchone()
-        conn.close()
-    except sqlite3.DatabaseError as error:
-        return f"{unreadable} ({error})"
-    if version > latest_version():
-        return too_new(str(path), version, latest_version())
-    if integrity is None or integrity[0] != "ok":
-        return (
-            f"the database {path} fails its integrity check: restore a backup "
-            "(python -m bot restore --from FILE)"
-        )
-    return None
-
-
-def restore_file(dest: Path, source: Path) -> None:
-    """Copy a backup over the database file (and drop its stale WAL) through the backup API."""
-    if not source.exists():
-        raise DatabaseProblem(f"{source}: no such file")
-    problem = _file_problem(source, f"{source}: not a readable SQLite database")
-    if problem:
-        raise DatabaseProblem(problem)
-    tmp = dest.with_name(dest.name + ".restore")
-    tmp.unlink(missing_ok=True)
-    _create_private(tmp)
-    try:
-        with sqlite3.connect(source) as src, sqlite3.connect(tmp) as copy:
-            src.backup(copy)
-        copy.close()
-        src.close()
-    except sqlite3.Error as error:
-        tmp.unlink(missing_ok=True)
-        raise DatabaseProblem(f"restore failed: {error}") from error
-    for suffix in ("-wal", "-shm"):
-        Path(str(dest) + suffix).unlink(missing_ok=True)
-    os.replace(tmp, dest)
+__all__ = ["SqliteDatabase", "inspect_file", "restore_file", "split_sql"]
