@@ -142,6 +142,7 @@ async def test_a_consultation_from_draft_to_results(server, make_bot, clock):
     text = summary.text.replace("\xa0", " ")
     assert "Q1 : 1) 1 · 2) 1 · 3) 1" in text
     assert "Q2 : 1) 1 · 2) 1 · 3) 1 · autre : 1" in text
+    assert "Par territoire" not in text  # 3 people answered: too few to break down
     # /consultations: close now with a message, results to those who answered.
     await coord.send("/consultations")
     listing = await coord.receive(contains="Vos consultations")
@@ -242,3 +243,40 @@ async def test_my_data_holds_my_answers_and_forgetting_keeps_the_counts(server, 
     assert await ConsultationRepository(bot.services.db).respondents(consultation.id) == []
     stats = await bot.services.stats.community()
     assert stats.consultations == {"sent": 1, "recipients": 1, "answered": 1}
+
+
+def test_results_break_down_by_territory_only_where_five_answered():
+    from bot.services.consultation_engine import tally
+    from storage.consultations import AnswerRow, Consultation, Question
+
+    now = datetime(2026, 3, 2, 10, tzinfo=UTC)
+    consultation = Consultation(
+        id=1,
+        coordinator_id=COORDINATOR_ID,
+        title="t",
+        questions=[Question(text="q", options=["a", "b"])],
+        closes_at=now,
+        status="open",
+        scheduled_at=None,
+        sent_at=now,
+        recipients=9,
+        summary_chat_id=None,
+        summary_message_id=None,
+        reminded_at=None,
+        closed_at=None,
+        outcome=None,
+        results_file_id=None,
+        results_sent_at=None,
+        created_at=now,
+    )
+    rows = [
+        AnswerRow(member_id=m, question=0, choices=[m % 2], other=None, territory="Blaye")
+        for m in range(5)
+    ]
+    rows += [
+        AnswerRow(member_id=10 + m, question=0, choices=[0], other=None, territory="Cenon")
+        for m in range(4)
+    ]
+    results = tally(consultation, rows)
+    assert results.respondents == 9 and results.questions[0].counts == [7, 2]
+    assert results.by_territory == {"Blaye": 5}

@@ -151,6 +151,8 @@ class ConsultationService(FeatureService):
                     ref_id=consultation_id,
                     priority=PRIORITY_MEMBER,
                     payload=payload,
+                    # An invitation arriving after the closing would only disappoint.
+                    expires_at=consultation.closes_at,
                 )
             )
         await self.repo.mark_sent(consultation_id, len(recipients), now)
@@ -290,6 +292,9 @@ class ConsultationService(FeatureService):
                     lang, "consultations.summary_other", count=len(result.others)
                 )
             lines.append(f"Q{number} : {counts}")
+        if results.by_territory:  # only territories where enough people answered
+            where = " · ".join(f"{name} {n}" for name, n in results.by_territory.items())
+            lines.append(self._t(lang, "consultations.summary_territories", where=where))
         return "\n".join(lines)
 
     async def _locate_summary(self, consultation_id: int) -> Located | None:
