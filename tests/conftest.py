@@ -22,6 +22,9 @@ from sandbox.fakeapi import FakeTelegram
 from tests import pg
 from tests.state import State
 
+# Every test closes what it opens, and the run always exits (see tests/resources.py).
+pytest_plugins = ["tests.resources"]
+
 COORDINATOR_ID = 900
 TOKEN = "123456:TEST-TOKEN"
 
