@@ -217,12 +217,13 @@ class CallRepository:
     # Deciding answers reads everything a batch of presses needs in two queries, inside the
     # write transaction, so that the lock is held for a few trips to the database only. The
     # calls' rows stay locked (FOR UPDATE) until the batch commits: another process deciding
-    # answers to the same call waits, so the places and the waiting list never overflow.
+    # answers to the same call waits, so the places and the waiting list never overflow. They
+    # are locked in id order, as every batch locks them: two batches never deadlock.
     async def tallies(self, call_ids: Sequence[int]) -> dict[int, Tally]:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS}, erased_yes + (SELECT COUNT(*) FROM call_answers a "
             f"WHERE a.call_id = calls.id AND a.answer = 'yes') AS yes_count FROM calls "
-            f"WHERE id IN ({','.join('?' * len(call_ids))}) FOR UPDATE",
+            f"WHERE id IN ({','.join('?' * len(call_ids))}) ORDER BY id FOR UPDATE",
             list(call_ids),
         )
         return {int(r["id"]): Tally(call=_call(r), yes_count=int(r["yes_count"])) for r in rows}

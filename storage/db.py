@@ -43,6 +43,12 @@ class IntegrityError(DatabaseError):
     """A constraint refused the write (unique, foreign key, check, not null)."""
 
 
+class TransactionConflict(DatabaseError):
+    """The server aborted the transaction to settle a conflict with another one (PostgreSQL's
+    deadlock_detected 40P01 or serialization_failure 40001): nothing it wrote remains, and
+    running it again from its start is expected to succeed (`storage.replay.transact`)."""
+
+
 class SchemaTooNew(DatabaseError):
     """The database was written by a newer Essaim than this one."""
 

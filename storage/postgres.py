@@ -36,6 +36,7 @@ from storage.db import (
     Params,
     Row,
     SchemaTooNew,
+    TransactionConflict,
     commit_guard,
     from_db_time,
     migration_files,
@@ -97,7 +98,12 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     on every transaction."""
 
 
+_CONFLICTS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)  # 40P01, 40001
+
+
 def _wrap(error: Exception) -> DatabaseError:
+    if isinstance(error, _CONFLICTS):
+        return TransactionConflict(str(error))
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         return IntegrityError(str(error))
     return DatabaseError(str(error))

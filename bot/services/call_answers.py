@@ -22,6 +22,7 @@ from bot.clock import Clock
 from bot.services.batching import Batcher
 from storage.calls import Answer, Call, CallRepository, CallStatus, MemberAnswer, Tally
 from storage.db import Database, DatabaseError
+from storage.replay import transact
 
 
 class Outcome(StrEnum):
@@ -89,8 +90,8 @@ class CallAnswers:
         return await self._batcher.submit(request)
 
     async def _decide_batch(self, requests: list[AnswerRequest]) -> list[AnswerResult]:
-        async with self.db.transaction():
-            results, changed = await self._decide(requests)
+        # Run again from its start if PostgreSQL aborts it in a deadlock (storage/replay.py).
+        results, changed = await transact(self.db, lambda: self._decide(requests))
         for call_id in changed:  # once committed: the live summary reads committed counts
             self._changed(call_id)
         return results

@@ -23,6 +23,7 @@ from bot.services.initiative_base import (
 from bot.services.outbox import Button, NewDelivery, Payload
 from bot.texts import Raw
 from storage.initiatives import Initiative, Status
+from storage.replay import replayable
 
 
 class InitiativeModeration(InitiativeBase):
@@ -72,12 +73,14 @@ class InitiativeModeration(InitiativeBase):
             return None
         return await self.repo.pending()
 
+    @replayable
     async def publish(self, coordinator_id: int, initiative_id: int) -> ModResult:
         async with self.db.transaction():
             if not await self.members.is_coordinator(coordinator_id):
                 return ModResult(Outcome.DENIED)
             return await self._decide(coordinator_id, initiative_id, "published", None)
 
+    @replayable
     async def begin_decision(
         self, coordinator_id: int, initiative_id: int, kind: ModKind
     ) -> ModResult:
@@ -95,6 +98,7 @@ class InitiativeModeration(InitiativeBase):
             )
             return ModResult(Outcome.DONE, item, kind)
 
+    @replayable
     async def decision_text(self, coordinator_id: int, text: str) -> ModResult:
         """The coordinator's message (changes) or reason (decline), mandatory, then decide."""
         async with self.db.transaction():

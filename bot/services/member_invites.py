@@ -16,6 +16,7 @@ from bot.services.member_base import (
     parse_start_arg,
 )
 from storage.invites import InviteRole
+from storage.replay import replayable
 
 
 class MemberInvites(MemberBase):
@@ -33,6 +34,7 @@ class MemberInvites(MemberBase):
         log.info("coordinator %d created a %s invite", coordinator_id, role)
         return code
 
+    @replayable
     async def use_invite(self, telegram_id: int, start_arg: str) -> Progress | None:
         """An existing member opening an invite link; None if the argument is no invite."""
         parsed = parse_start_arg(start_arg)

@@ -26,6 +26,7 @@ from storage.members import Member
 from storage.pairs import (
     ProposalStatus,
 )
+from storage.replay import replayable
 
 
 class PairProposals(PairBase):
@@ -78,6 +79,7 @@ class PairProposals(PairBase):
         ]
         return MatchView(batch=batch, lines=lines)
 
+    @replayable
     async def confirm_proposal(self, coordinator_id: int, proposal_id: int) -> Confirmation:
         if not await self._is_coordinator(coordinator_id):
             return Confirmation(ConfirmOutcome.STALE)
@@ -109,6 +111,7 @@ class PairProposals(PairBase):
                 results.append(await self._confirm_proposal(proposal.id, coordinator_id))
         return results
 
+    @replayable
     async def confirm_match(
         self,
         citizen_id: int,

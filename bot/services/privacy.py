@@ -28,6 +28,7 @@ from storage.db import Database, to_db_time
 from storage.members import MemberRepository
 from storage.outbox import OutboxRepository
 from storage.privacy import PrivacyRepository
+from storage.replay import replayable
 from storage.retention import RetentionRepository
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class PrivacyService:
         data["tables"]["members"] = [member.model_dump(mode="json")]
         return data
 
+    @replayable
     async def erase(self, member_id: int) -> bool:
         """Erase the member; True if there was someone to erase."""
         anon_id = -secrets.randbelow(2**62) - 1
