@@ -139,6 +139,17 @@ class InitiativeSettings(Section):
     max_pending_per_member: int = Field(default=3, ge=1)
 
 
+class CircleSettings(Section):
+    """Initiative circles: their size, how long what is said there is kept, flood control,
+    and the share of the bot's sending budget circle traffic may use as a whole."""
+
+    size_limit: int = Field(default=30, ge=2, le=200)
+    history_days: int = Field(default=30, ge=1, le=365)
+    member_messages_per_minute: int = Field(default=6, ge=1, le=60)
+    circle_messages_per_minute: int = Field(default=20, ge=1, le=600)
+    budget_share: float = Field(default=0.2, gt=0, le=0.5)
+
+
 class ReportSettings(Section):
     """Signalements: how often non-urgent ones are gathered, when they are raised again,
     and how long their content is kept (it concerns a third person who never chose)."""
@@ -204,6 +215,7 @@ class Settings(BaseSettings):
     calls: CallSettings = CallSettings()
     consultations: ConsultationSettings = ConsultationSettings()
     initiatives: InitiativeSettings = InitiativeSettings()
+    circles: CircleSettings = CircleSettings()
     pairs: PairSettings = PairSettings()
     reports: ReportSettings = ReportSettings()
     scheduler: SchedulerSettings = SchedulerSettings()

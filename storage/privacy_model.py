@@ -87,6 +87,37 @@ TABLES: tuple[Table, ...] = (
         ("coordinator_id", "summary_chat_id", "title", "intro", "questions", "outcome"),
         (Link("coordinator_id", "anonymise"), Link("summary_chat_id", "clear")),
     ),
+    # Initiative circles: the member leaves every circle (handed over first, see
+    # CircleService.release_member) and what they said there goes; copies already delivered
+    # stay in the others' chats. An alert keeps no one: its people are cleared.
+    Table(
+        "circle_alerts",
+        ("reporter_id", "author_id", "handled_by"),
+        (
+            Link("reporter_id", "clear"),
+            Link("author_id", "clear", given_back=False),
+            Link("handled_by", "clear", given_back=False),
+        ),
+    ),
+    Table(
+        "circle_messages",
+        ("sender_id", "text", "source_chat_id", "source_message_id", "latitude", "longitude"),
+        _links("delete", "sender_id"),
+        before=(
+            # Their messages not sent yet go too (a queued copy would still name them).
+            "UPDATE deliveries SET status = 'dropped', payload = '{\"text\":\"\"}' "
+            "WHERE kind = 'circle.message' AND status = 'queued' AND ref_id IN "
+            "(SELECT id FROM circle_messages WHERE sender_id = ?)",
+        ),
+    ),
+    Table("circle_members", ("member_id",), _links("delete", "member_id")),
+    Table(
+        "circle_removals",
+        ("member_id", "removed_by"),
+        (Link("member_id", "delete"), Link("removed_by", "clear", given_back=False)),
+    ),
+    Table("circle_pace"),
+    Table("circles", ("owner_id",), (Link("owner_id", "clear"),)),
     # Who a broadcast reached stays counted (sent, blocked) without pointing to anyone.
     Table("broadcast_recipients", ("member_id",), _links("anonymise", "member_id")),
     # Answers go, counted first so that answer rates stay right.
