@@ -29,6 +29,8 @@ class Circle(BaseModel):
 
 
 class CircleMember(BaseModel):
+    id: int
+    """What buttons name a membership by (never a Telegram id)."""
     circle_id: int
     member_id: int
     role: CircleRole
@@ -46,6 +48,7 @@ class CircleListener(BaseModel):
 
 
 class Removal(BaseModel):
+    id: int
     circle_id: int
     member_id: int
     removed_by: int | None
@@ -58,7 +61,7 @@ _CIRCLE = (
     "c.id, c.initiative_id, i.title, c.owner_id, c.created_at, c.last_activity_at "
     "FROM circles c JOIN initiatives i ON i.id = c.initiative_id"
 )
-_MEMBER = "circle_id, member_id, role, joined_at, muted, unread, last_read_at"
+_MEMBER = "id, circle_id, member_id, role, joined_at, muted, unread, last_read_at"
 
 
 def _circle(row: Row) -> Circle:
@@ -74,6 +77,7 @@ def _circle(row: Row) -> Circle:
 
 def _member(row: Row) -> CircleMember:
     return CircleMember(
+        id=row["id"],
         circle_id=row["circle_id"],
         member_id=row["member_id"],
         role=row["role"],
@@ -196,6 +200,13 @@ class CircleRepository:
         )
         return _member(row) if row else None
 
+    async def seat(self, seat_id: int) -> CircleMember | None:
+        """A membership by its id (what a button names)."""
+        row = await self.db.fetch_one(
+            f"SELECT {_MEMBER} FROM circle_members WHERE id = ?", (seat_id,)
+        )
+        return _member(row) if row else None
+
     async def memberships(self, member_id: int) -> list[CircleMember]:
         rows = await self.db.fetch_all(
             f"SELECT {_MEMBER} FROM circle_members WHERE member_id = ? ORDER BY circle_id",
@@ -274,14 +285,21 @@ class CircleRepository:
     # --- removals and requests to rejoin ------------------------------------------------
 
     async def removal(self, circle_id: int, member_id: int) -> Removal | None:
+        return await self._removal("circle_id = ? AND member_id = ?", (circle_id, member_id))
+
+    async def removal_by_id(self, removal_id: int) -> Removal | None:
+        return await self._removal("id = ?", (removal_id,))
+
+    async def _removal(self, where: str, params: tuple[int, ...]) -> Removal | None:
         row = await self.db.fetch_one(
-            "SELECT circle_id, member_id, removed_by, removed_at, asked_at, declined_at "
-            "FROM circle_removals WHERE circle_id = ? AND member_id = ?",
-            (circle_id, member_id),
+            "SELECT id, circle_id, member_id, removed_by, removed_at, asked_at, declined_at "
+            f"FROM circle_removals WHERE {where}",
+            params,
         )
         if row is None:
             return None
         return Removal(
+            id=row["id"],
             circle_id=row["circle_id"],
             member_id=row["member_id"],
             removed_by=row["removed_by"],

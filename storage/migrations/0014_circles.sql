@@ -10,9 +10,11 @@ CREATE TABLE circles (
     last_activity_at    TEXT NOT NULL
 );
 
--- A member of a circle. `unread` counts the messages held back while muted (shown when
+-- A member of a circle; buttons name a membership by its `id`, never by a Telegram id.
+-- `unread` counts the messages held back while muted (shown when
 -- unmuting, then reset); `last_read_at` is when they unmuted or last wrote.
 CREATE TABLE circle_members (
+    id              INTEGER PRIMARY KEY,
     circle_id       INTEGER NOT NULL REFERENCES circles (id) ON DELETE CASCADE,
     member_id       INTEGER NOT NULL REFERENCES members (telegram_id) ON DELETE CASCADE,
     role            TEXT NOT NULL CHECK (role IN ('author', 'member', 'technician')),
@@ -20,7 +22,7 @@ CREATE TABLE circle_members (
     muted           INTEGER NOT NULL DEFAULT 0,
     unread          INTEGER NOT NULL DEFAULT 0,
     last_read_at    TEXT,
-    PRIMARY KEY (circle_id, member_id)
+    UNIQUE (circle_id, member_id)
 );
 CREATE INDEX circle_members_member ON circle_members (member_id);
 
@@ -28,13 +30,14 @@ CREATE INDEX circle_members_member ON circle_members (member_id);
 -- by themselves; they may ask once (`asked_at`), and the owner accepts (the row goes) or
 -- declines (`declined_at`).
 CREATE TABLE circle_removals (
+    id              INTEGER PRIMARY KEY,
     circle_id       INTEGER NOT NULL REFERENCES circles (id) ON DELETE CASCADE,
     member_id       INTEGER NOT NULL REFERENCES members (telegram_id) ON DELETE CASCADE,
     removed_by      INTEGER,
     removed_at      TEXT NOT NULL,
     asked_at        TEXT,
     declined_at     TEXT,
-    PRIMARY KEY (circle_id, member_id)
+    UNIQUE (circle_id, member_id)
 );
 CREATE INDEX circle_removals_member ON circle_removals (member_id);
 
