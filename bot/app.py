@@ -33,6 +33,7 @@ from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
+from bot.services.circles import CircleService
 from bot.services.consultation_admin import ConsultationAdmin
 from bot.services.consultation_drafts import ConsultationDrafts
 from bot.services.consultation_results import ConsultationResults
@@ -59,6 +60,7 @@ def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
     from handlers import (
         calls,
+        circles,
         consultations,
         coordinator,
         initiatives,
@@ -80,6 +82,7 @@ def feature_modules() -> list[ModuleType]:
         moderation,
         initiatives,
         pairs,
+        circles,
         reports,
         report_queue,
         privacy,
@@ -121,6 +124,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         reports=ReportService(db, settings, clock, texts, outbox, members),
         report_followup=ReportFollowUp(db, settings, clock, texts, outbox, members),
         presence=Presence(db, clock),
+        circles=CircleService(db, settings, clock, texts, outbox, members),
     )
     services.report_followup.open_call_draft = services.call_drafts.start_draft
     services.call_drafts.after_publish.append(services.report_followup.call_published)
@@ -142,7 +146,18 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         services.privacy.sweep,
         services.outbox.prune,
     ]
+    _wire_circles(services)
     return services
+
+
+def _wire_circles(services: Services) -> None:
+    """Circles open at publication, welcome the paired technician, pass on at erasure, and
+    forget what was said after their history's days."""
+    circles = services.circles
+    services.initiatives.on_published.append(circles.open_for)
+    services.pairs.on_paired.append(circles.offer_technician)
+    services.privacy.before_erase.append(circles.release_member)
+    services.sweepers.insert(services.sweepers.index(services.outbox.prune), circles.sweep)
 
 
 async def run_sweepers(services: Services) -> None:

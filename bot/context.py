@@ -16,6 +16,7 @@ from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
+from bot.services.circles import CircleService
 from bot.services.consultation_admin import ConsultationAdmin
 from bot.services.consultation_drafts import ConsultationDrafts
 from bot.services.consultation_results import ConsultationResults
@@ -62,6 +63,7 @@ class Services:
     reports: ReportService
     report_followup: ReportFollowUp
     presence: Presence
+    circles: CircleService
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads

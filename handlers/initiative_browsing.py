@@ -18,6 +18,7 @@ from bot.services.initiatives import (
     Outcome,
 )
 from bot.texts import Raw
+from handlers.circle_offers import circle_rows, offer_circle
 from handlers.common import (
     button,
     label,
@@ -274,7 +275,10 @@ async def open_detail(
     if detail is None:
         return False
     text, rows = detail_screen(context, lang, detail, Position.of(data))
+    rows[-1:-1] = await circle_rows(context, lang, member, data.initiative_id)
     await show(update, context, text, rows)
+    if data.action is Act.PARTICIPATE and "participate" in detail.mine:
+        await offer_circle(update, context, member, lang, data.initiative_id)
     return True
 
 

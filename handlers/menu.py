@@ -23,6 +23,7 @@ MEMBER = [
     "proposer",
     "initiatives",
     "mesinitiatives",
+    "cercles",
     "binome",
     "signaler",
     "messignalements",
@@ -32,7 +33,17 @@ MEMBER = [
     "mesdonnees",
     "oublier",
 ]
-TECHNICIAN = ["binome", "aide", "profil", "langue", "pause", "reprendre", "mesdonnees", "oublier"]
+TECHNICIAN = [
+    "binome",
+    "cercles",
+    "aide",
+    "profil",
+    "langue",
+    "pause",
+    "reprendre",
+    "mesdonnees",
+    "oublier",
+]
 COORDINATOR = [
     "appel",
     "appels",

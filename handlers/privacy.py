@@ -53,7 +53,10 @@ async def forget(update: Update, context: AppContext) -> None:
         ],
         [button(label(context, lang, "common.button.cancel"), PrivacyPress(PrivacyAction.KEEP))],
     ]
-    await reply(update, context, t(context, lang, "privacy.confirm"), rows)
+    text = t(context, lang, "privacy.confirm")
+    if await context.services.circles.has_circles(member.telegram_id):
+        text += "\n\n" + t(context, lang, "circles.forget_note")  # honest about copies
+    await reply(update, context, text, rows)
 
 
 async def on_button(update: Update, context: AppContext) -> None:

@@ -137,6 +137,12 @@ class CircleMessageRepository:
             )
         return int(row["n"]) if row else 0
 
+    async def count_of(self, sender_id: int) -> int:
+        row = await self.db.fetch_one(
+            "SELECT COUNT(*) AS n FROM circle_messages WHERE sender_id = ?", (sender_id,)
+        )
+        return int(row["n"]) if row else 0
+
     async def erase_before(self, cutoff: datetime, limit: int) -> int:
         """Delete up to `limit` messages older than `cutoff` (the history's end)."""
         return await self.db.execute(

@@ -12,13 +12,14 @@ import pytest
 from bot.callbacks import LIMIT, CallbackError, Pick, Press
 from bot.inputs import strict_int
 from bot.services.call_buttons import CallAction, CallPress, CallReply
+from bot.services.circles import CirclePress
 from bot.services.conversations import FlowPress
 from bot.services.initiatives import InitiativePress, ModerationAction, ModerationPress
 from bot.services.members import OnboardingAction, OnboardingPress, ProfilePress, Step
 from bot.services.pairs import CheckinReply, PairAction, PairPress
 from bot.services.privacy import PrivacyPress
 from bot.services.report_base import ReportPress
-from handlers import initiatives, moderation, pairs, profile
+from handlers import circles, initiatives, moderation, pairs, profile
 from handlers.menu import MenuPress
 from storage.calls import CallRepository
 from tests.conftest import COORDINATOR_ID
@@ -27,6 +28,7 @@ from tests.test_calls import FAST, draft_call, start_coordinator
 
 MODELS: list[type[Press]] = [
     CallPress,
+    CirclePress,
     FlowPress,
     InitiativePress,
     MenuPress,
@@ -141,6 +143,7 @@ def test_every_action_has_a_route() -> None:
         InitiativePress: {*initiatives.ANSWERED, *initiatives.ROUTES},
         ModerationPress: set(moderation.ROUTES),
         ProfilePress: set(profile.ROUTES),
+        CirclePress: set(circles.ROUTES),
     }
     for model, actions in routed.items():
         assert actions == set(typing.get_type_hints(model)["action"]), model.__name__

@@ -4,6 +4,7 @@ models, and the texts screens and notices have in common (cards, labels)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -230,6 +231,8 @@ class InitiativeBase(FeatureService):
         self.members = members
         self.repo = InitiativeRepository(db)
         self.member_repo = MemberRepository(db)
+        self.on_published: list[Callable[[int, int | None], Awaitable[object]]] = []
+        """Run inside the publishing transaction with (initiative id, author id)."""
 
     def territory_label(self, lang: str, territory: str) -> str:
         if territory == OTHER_TERRITORY:

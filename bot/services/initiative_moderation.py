@@ -152,6 +152,9 @@ class InitiativeModeration(InitiativeBase):
         if item is None:
             raise LookupError(initiative_id)
         log.info("initiative %d %s by %d", initiative_id, status, coordinator_id)
+        if status == "published":
+            for hook in self.on_published:
+                await hook(item.id, item.author_id)
         await self.audit.record(
             coordinator_id,
             f"initiative.{status}",

@@ -4,6 +4,7 @@ day window of check-ins, escalation to coordinators and the end of a pair."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -245,6 +246,8 @@ class PairBase(FeatureService):
         self.repo = PairRepository(db)
         self.member_repo = MemberRepository(db)
         self._idle_signature: int | None = None
+        self.on_paired: list[Callable[[int, int | None], Awaitable[object]]] = []
+        """Run inside the pairing transaction with (technician id, initiative id)."""
 
     def role(self, lang: str, member: Member) -> str:
         key = "pairs.role.technician" if member.is_technician else "pairs.role.citizen"

@@ -163,6 +163,8 @@ class PairProposals(PairBase):
             if by is not None:
                 await self.audit.record(by, "pair.create", str(pair_id), now)
             await self._pairing_notices(pair_id, citizen, tech, title)
+            for hook in self.on_paired:
+                await hook(technician_id, initiative_id)
         log.info("pair %s created (citizen %s, technician %s)", pair_id, citizen_id, technician_id)
         return Confirmation(ConfirmOutcome.CREATED, pair_id)
 
