@@ -2,8 +2,8 @@
 
 Four phones: a citizen who has not joined yet (the visitor onboards her with /start), an
 ambassador, a technician gardener and a coordinator, all three already onboarded; plus a
-dozen quiet members so that a call has an audience, and one published initiative when the
-initiatives feature is present in this build.
+dozen quiet members so that a call has an audience, and one published initiative (when the
+initiatives feature is present in this build) whose circle joins Yanis's and Sophie's phones.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import logging
 import random
 from typing import TYPE_CHECKING, Any
 
+from storage.circles import CircleRepository
 from storage.db import to_db_time
+from storage.initiatives import InitiativeRepository
 from storage.members import MemberRepository
 
 if TYPE_CHECKING:
@@ -175,7 +177,20 @@ async def _seed_initiative(sandbox: Sandbox) -> None:
     names = ", ".join(chosen)
     marks = ", ".join("?" for _ in chosen)
     async with db.transaction():
-        await db.execute(
+        initiative_id = await db.execute_returning_id(
             f"INSERT INTO initiatives ({names}) VALUES ({marks})", tuple(chosen.values())
         )
+        await _seed_circle(sandbox, initiative_id)
     log.info("sandbox: seeded one initiative")
+
+
+async def _seed_circle(sandbox: Sandbox, initiative_id: int) -> None:
+    """Its circle, between two phones: Yanis (the author) and Sophie, who takes part. The
+    visitor joins it from "Je veux participer" once onboarded."""
+    services = sandbox.services
+    now = services.clock.now()
+    circle_id = await services.circles.open_for(initiative_id, AMBASSADOR_ID)
+    await InitiativeRepository(services.db).add_support(
+        initiative_id, TECHNICIAN_ID, "participate", now
+    )
+    await CircleRepository(services.db).add_member(circle_id, TECHNICIAN_ID, "member", now)

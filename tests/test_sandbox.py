@@ -260,3 +260,16 @@ async def test_make_run_without_token_or_config_starts_the_sandbox(
             process.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(process.wait(), 30)
     assert code == 0
+
+
+async def test_the_seeded_circle_joins_two_phones(sandbox: Sandbox) -> None:
+    yanis = sandbox.server.user(AMBASSADOR_ID)
+    sophie = sandbox.server.user(TECHNICIAN_ID)
+    await yanis.send("/cercles")
+    await yanis.receive(contains="Jardin partagé du quartier")
+    await yanis.press("💬 Jardin partagé du quartier")
+    await yanis.press("✍️ Écrire au cercle")
+    await yanis.receive(contains="Écrivez votre message")
+    await yanis.send("Bienvenue dans le cercle !")
+    got = await sophie.receive(contains="Bienvenue dans le cercle")
+    assert "Yanis" in got.text and "Jardin partagé du quartier" in got.text
