@@ -159,12 +159,14 @@ class CircleRepository:
     # --- members -------------------------------------------------------------------------
 
     async def audience(self, circle_id: int) -> list[CircleListener]:
-        """Who a message or a decision put to the circle goes to: its active members (a
-        member who blocked the bot or was erased is not one), with whether each muted it."""
+        """Who a message or a decision put to the circle goes to: its members who can be
+        reached (not those who blocked the bot; /pause is about calls, not circles), with
+        whether each muted the circle."""
         rows = await self.db.fetch_all(
             "SELECT cm.member_id, cm.muted FROM circle_members cm "
             "JOIN members m ON m.telegram_id = cm.member_id "
-            "WHERE cm.circle_id = ? AND m.status = 'active' ORDER BY cm.joined_at, cm.member_id",
+            "WHERE cm.circle_id = ? AND m.status <> 'blocked' "
+            "ORDER BY cm.joined_at, cm.member_id",
             (circle_id,),
         )
         return [CircleListener(member_id=r["member_id"], muted=bool(r["muted"])) for r in rows]

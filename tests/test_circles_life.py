@@ -160,3 +160,33 @@ async def test_technician_joins_and_the_circle_passes_on(server, bot):
         await bot.services.circles.leave(uid, circle_id)
     circle = await repo.get(circle_id)
     assert circle is not None and circle.owner_id is None
+
+
+async def test_many_circles_with_long_names_fit_in_one_screen(server, bot):
+    long_name = "Marie-Clémentine de la Grande-Fontaine 🌻" * 2
+    me = await person(bot, server, 3200, long_name[:64])
+    for uid in range(3201, 3231):
+        await person(bot, server, uid, f"{long_name[:50]} {uid}")
+    db, now = bot.services.db, bot.clock.now()
+    initiatives, circles = InitiativeRepository(db), CircleRepository(db)
+    async with db.transaction():
+        for n in range(40):
+            initiative_id = await initiatives.create(
+                author_id=3201 + n % 30,
+                title=f"{n:02d} " + "Très longue initiative de quartier 🏘️ " * 3,
+                description="…",
+                theme="Solidarité",
+                territory="Blaye",
+                needs=["people"],
+                now=now,
+            )
+            await initiatives.decide(initiative_id, "published", COORDINATOR_ID, None, now)
+            circle_id = await circles.open(initiative_id, 3201 + n % 30, now)
+            for uid in [3200, *range(3201, 3231)]:
+                await circles.add_member(circle_id, uid, "member", now)
+    await me.send("/cercles")
+    listing = await me.receive(contains="Vos cercles")
+    assert "autres cercles" in listing.text  # the rest is counted, not cut off mid-line
+    assert len(listing.buttons) <= 20
+    await me.press(listing.all_buttons[0])
+    assert "31 personnes" in seen(me.last.text)

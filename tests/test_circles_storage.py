@@ -40,6 +40,7 @@ async def test_circle_members_audience_mute_and_removals(bot):
         assert await circles.add_member(circle_id, 3, "technician", now + timedelta(seconds=2))
         assert await circles.add_member(circle_id, 4, "member", now + timedelta(seconds=3))
     await bot.state.members.set_status(4, "blocked")
+    await bot.state.members.set_status(3, "paused")  # /pause is about calls, not circles
 
     circle = await circles.get(circle_id)
     assert circle is not None and circle.title == "Jardin partagé" and circle.owner_id == 1

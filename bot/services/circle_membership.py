@@ -181,7 +181,7 @@ class CircleMembership(CircleBase):
                 for s in seats
                 if s.member_id != leaving_id
                 and s.member_id in people
-                and people[s.member_id].status == "active"
+                and people[s.member_id].status != "blocked"
             ),
             None,
         )
