@@ -109,3 +109,20 @@ async def test_messages_flood_counts_alerts_history_and_pace(bot):
         await messages.set_pace(now)
     async with db.transaction():
         assert await messages.pace() == now
+
+
+async def test_what_decisions_and_stage_notices_read_of_a_circle(bot):
+    await seed_members(bot, [1, 2, 3])
+    db, now = bot.services.db, bot.clock.now()
+    circles = CircleRepository(db)
+    initiative_id = await _initiative(bot, 1)
+    service = bot.services.circles
+    assert await service.circle_people(initiative_id) == ([], [])
+    async with db.transaction():
+        circle_id = await service.open_for(initiative_id, 1)
+        await circles.add_member(circle_id, 2, "member", now + timedelta(seconds=1))
+        await circles.add_member(circle_id, 3, "member", now + timedelta(seconds=2))
+        await circles.mute(circle_id, 3)
+    assert await service.circles_of(2) == [(circle_id, "Jardin partagé")]
+    assert await service.listeners(circle_id) == [1, 2]
+    assert await service.circle_people(initiative_id) == ([1, 2], [3])

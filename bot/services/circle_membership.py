@@ -202,6 +202,26 @@ class CircleMembership(CircleBase):
         for circle in await self.repo.owned_by(member_id):
             await self._hand_over(circle, member_id)
 
+    # --- what other features read of circles (decisions, stage changes) ---------------
+
+    async def circles_of(self, member_id: int) -> list[tuple[int, str]]:
+        """The circles the member is in: (circle id, its initiative's title)."""
+        return [(c.id, c.title) for c in await self.repo.of_member(member_id)]
+
+    async def listeners(self, circle_id: int) -> list[int]:
+        """Who something put to the circle reaches: its reachable members who did not mute it."""
+        return [s.member_id for s in await self.repo.audience(circle_id) if not s.muted]
+
+    async def circle_people(self, initiative_id: int) -> tuple[list[int], list[int]]:
+        """The initiative's circle as (members who listen, members who muted it)."""
+        circle = await self.repo.of_initiative(initiative_id)
+        if circle is None:
+            return [], []
+        audience = await self.repo.audience(circle.id)
+        return [s.member_id for s in audience if not s.muted], [
+            s.member_id for s in audience if s.muted
+        ]
+
     async def has_circles(self, member_id: int) -> bool:
         """Whether /oublier has circles to speak of: memberships, or messages still kept."""
         if await self.repo.memberships(member_id):
