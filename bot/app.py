@@ -110,7 +110,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         broadcasts=broadcasts,
         audience=audience,
         privacy=PrivacyService(db, settings, clock, outbox, texts),
-        stats=StatsService(db, settings, clock),
+        stats=StatsService(db, settings, clock, texts),
         calls=calls,
         call_drafts=CallDrafts(db, settings, clock, texts, outbox, calls),
         call_management=CallManagement(calls),

@@ -83,7 +83,7 @@ async def export(update: Update, context: AppContext) -> None:
         text = t(context, lang, "export.progress", name=name, done=done, total=total)
         await status.edit_text(text)
 
-    files = await context.services.stats.export(member.telegram_id, progress)
+    files = await context.services.stats.export(member.telegram_id, lang, progress)
     for file in files:
         await context.bot.send_document(
             chat.id,

@@ -19,6 +19,7 @@ from handlers.common import (
     stale,
     t,
 )
+from handlers.onboarding import summary_text
 
 
 async def my_data(update: Update, context: AppContext) -> None:
@@ -26,11 +27,22 @@ async def my_data(update: Update, context: AppContext) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    data = await context.services.privacy.export(member.telegram_id) if member else None
-    if data is None:
+    mine = await context.services.privacy.export(member.telegram_id, lang) if member else None
+    if member is None or mine is None:
         await reply(update, context, t(context, lang, "privacy.nothing_stored"))
         return
-    body = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+    referrals = await context.services.members.referrals(member.telegram_id)
+    parts = [
+        t(context, lang, "privacy.summary.title"),
+        summary_text(context, lang, mine.member, referrals),
+    ]
+    if mine.sections:
+        lines = [
+            t(context, lang, "privacy.summary.line", name=n, count=c) for n, c in mine.sections
+        ]
+        parts.append(t(context, lang, "privacy.summary.also") + "\n" + "\n".join(lines))
+    await reply(update, context, "\n\n".join(parts))
+    body = json.dumps(mine.data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
     await context.bot.send_document(
         chat.id,
         InputFile(body, filename="mes-donnees-essaim.json"),

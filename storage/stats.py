@@ -199,6 +199,7 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
             "statut",
             "etape",
             "auteur",
+            "nom_auteur",
             "soutiens",
             "participants",
             "soumise",
@@ -206,7 +207,8 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
             "message_moderation",
         ),
         "SELECT i.id, i.title, i.description, i.theme, i.territory, i.needs, i.status, i.stage, "
-        "i.author_id, i.erased_supporters + (SELECT COUNT(*) FROM initiative_supports s "
+        "i.author_id, (SELECT m.display_name FROM members m WHERE m.telegram_id = i.author_id), "
+        "i.erased_supporters + (SELECT COUNT(*) FROM initiative_supports s "
         "WHERE s.initiative_id = i.id AND s.kind = 'support'), "
         "i.erased_participants + (SELECT COUNT(*) FROM initiative_supports s "
         "WHERE s.initiative_id = i.id AND s.kind = 'participate'), "
@@ -217,7 +219,10 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
             "id",
             "jardinier_citoyen",
             "jardinier_technicien",
+            "nom_jardinier_citoyen",
+            "nom_jardinier_technicien",
             "initiative",
+            "titre_initiative",
             "statut",
             "sante",
             "intervalle_jours",
@@ -225,13 +230,19 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
             "cree",
             "termine",
         ),
-        "SELECT id, citizen_id, technician_id, initiative_id, status, health, interval_days, "
-        "next_due_at, created_at, ended_at FROM pairs ORDER BY id",
+        "SELECT pairs.id, pairs.citizen_id, pairs.technician_id, "
+        "(SELECT m.display_name FROM members m WHERE m.telegram_id = pairs.citizen_id), "
+        "(SELECT m.display_name FROM members m WHERE m.telegram_id = pairs.technician_id), "
+        "pairs.initiative_id, "
+        "(SELECT i.title FROM initiatives i WHERE i.id = pairs.initiative_id), "
+        f"pairs.status, {HEALTH_SQL}, pairs.interval_days, pairs.next_due_at, pairs.created_at, "
+        "pairs.ended_at FROM pairs ORDER BY pairs.id",
     ),
     "points_etape": (
-        ("binome", "point", "envoye", "membre", "reponse", "note", "repondu"),
-        "SELECT c.pair_id, c.id, c.sent_at, a.member_id, a.answer, a.note, a.answered_at "
-        "FROM pair_checkins c LEFT JOIN pair_checkin_answers a ON a.checkin_id = c.id "
+        ("binome", "point", "envoye", "membre", "nom", "reponse", "note", "repondu"),
+        "SELECT c.pair_id, c.id, c.sent_at, a.member_id, m.display_name, a.answer, a.note, "
+        "a.answered_at FROM pair_checkins c LEFT JOIN pair_checkin_answers a "
+        "ON a.checkin_id = c.id LEFT JOIN members m ON m.telegram_id = a.member_id "
         "ORDER BY c.pair_id, c.id, a.id",
     ),
     "signalements": REPORT_EXPORT,
@@ -266,10 +277,67 @@ EXPORT_TABLES: dict[str, tuple[str, ...]] = {
     "membres": ("members", "member_themes"),
     "appels": ("calls",),
     "reponses_appels": ("call_answers", "members"),
-    "initiatives": ("initiatives", "initiative_supports"),
-    "binomes": ("pairs",),
-    "points_etape": ("pair_checkins", "pair_checkin_answers"),
+    "initiatives": ("initiatives", "initiative_supports", "members"),
+    "binomes": ("pairs", "members", "initiatives"),
+    "points_etape": ("pair_checkins", "pair_checkin_answers", "members"),
     "signalements": ("reports",),
     "consultations": ("consultations",),
     "reponses_consultations": ("consultation_answers",),
+}
+
+# How each column's values are shown to a person (columns not listed are shown as they are):
+# `time` an instant in the organisation's zone, `flag` yes or no, `list` a stored list, and the
+# other kinds a code the catalogues name (bot/services/stats.py maps each kind to its labels).
+EXPORT_KINDS: dict[str, dict[str, str]] = {
+    "membres": {
+        "langue": "language",
+        "porte_voix": "flag",
+        "jardinier_citoyen": "flag",
+        "technicien": "flag",
+        "coordinateur": "flag",
+        "statut": "member_status",
+        "arrivee": "time",
+    },
+    "appels": {
+        "date": "time",
+        "echeance": "time",
+        "territoires": "list",
+        "themes": "list",
+        "porte_voix_seulement": "flag",
+        "statut": "call_status",
+        "envoye": "time",
+    },
+    "reponses_appels": {"reponse": "call_answer", "repondu": "time"},
+    "initiatives": {
+        "besoins": "needs",
+        "statut": "initiative_status",
+        "etape": "stage",
+        "soumise": "time",
+        "publiee": "time",
+    },
+    "binomes": {
+        "statut": "pair_status",
+        "sante": "health",
+        "prochain_point": "time",
+        "cree": "time",
+        "termine": "time",
+    },
+    "points_etape": {"envoye": "time", "reponse": "checkin_answer", "repondu": "time"},
+    "signalements": {
+        "type": "report_kind",
+        "urgent": "flag",
+        "etat": "report_status",
+        "envoye": "time",
+        "premiere_reponse": "time",
+        "clos": "time",
+        "contenu_efface": "time",
+    },
+    "consultations": {
+        "anonyme": "flag",
+        "statut": "consultation_status",
+        "envoyee": "time",
+        "cloture": "time",
+        "questions": "questions",
+    },
+    "reponses_consultations": {"choix": "choices", "repondu": "time"},
 }

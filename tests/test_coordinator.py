@@ -61,7 +61,7 @@ async def test_export_csvs_parse_back_with_accents_and_commas(server, bot):
     name, body = document.document
     assert name == "membres.csv"
     assert body.startswith(b"\xef\xbb\xbf")  # BOM for spreadsheets
-    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:2] == ["telegram_id", "nom"]
     zoe = next(r for r in rows[1:] if r[0] == "5001")
     assert zoe[1] == "Zoé, dite « la Fée »"
@@ -119,9 +119,9 @@ async def test_stats_and_export_cover_initiatives_and_pairs(server, bot):
         "consultations.csv",
         "reponses_consultations.csv",
     }
-    initiatives = list(csv.reader(io.StringIO(files["initiatives.csv"])))
+    initiatives = list(csv.reader(io.StringIO(files["initiatives.csv"]), delimiter=";"))
     assert len(initiatives) == 4 and initiatives[3][1] == "Fresque, « grande »"
-    pairs = list(csv.reader(io.StringIO(files["binomes.csv"])))
+    pairs = list(csv.reader(io.StringIO(files["binomes.csv"]), delimiter=";"))
     assert pairs[1][1:3] == ["5020", "5030"]
 
 
@@ -142,7 +142,7 @@ async def test_export_neutralises_spreadsheet_formulas(server, bot):
     await coord.send("/export")
     await coord.receive(contains="Export")
     members = await coord.receive(contains="membres.csv")
-    rows = list(csv.reader(io.StringIO(members.document[1].decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(members.document[1].decode("utf-8-sig")), delimiter=";"))
     row = next(r for r in rows[1:] if r[0] == "5002")
     assert row[1] == "'" + name
     assert rows[1][1] == "Coline"  # ordinary text is left alone
@@ -150,7 +150,7 @@ async def test_export_neutralises_spreadsheet_formulas(server, bot):
     while len(files) < 5:
         document = await coord.receive(contains=".csv")
         files[document.document[0]] = document.document[1].decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(files["initiatives.csv"])))
+    rows = list(csv.reader(io.StringIO(files["initiatives.csv"]), delimiter=";"))
     title, description, _, territory = rows[1][1:5]
     assert title == "'+SUM(A1:A9)" and description == "'@cmd|' /C calc'!A0"
     assert territory == "'-2+3"

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.logs import setup_logging
+from sandbox.fakeapi.users import seen
 from storage.privacy_model import BY_NAME
 from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard
@@ -48,10 +49,43 @@ async def test_my_data_contains_mine_and_nothing_of_others(server, bot):
     name, body = sent.document
     assert name.endswith(".json")
     data = json.loads(body.decode("utf-8"))
-    assert data["profile"]["display_name"] == "Alicia"
-    assert data["profile"]["themes"] == ["Culture"]
-    assert data["profile"]["is_ambassador"] is True
+    assert data["Votre profil"]["display_name"] == "Alicia"
+    assert data["Votre profil"]["themes"] == ["Culture"]
+    assert data["Votre profil"]["is_ambassador"] is True
     assert "Brunissime" not in body.decode("utf-8") and str(BRUNO) not in body.decode("utf-8")
+
+
+async def test_my_data_reads_as_a_summary_then_a_file_in_my_language(server, bot):
+    """Issue 16, item 22: a short text first; the file's sections are named, not tables."""
+    alice = await onboard(server, ALICE, "Alicia", ambassador=True, themes=("Culture",))
+    await alice.send("/mesdonnees")
+    summary = seen((await alice.receive(contains="en bref")).text)
+    assert "Nom : Alicia" in summary and "Thèmes : Culture" in summary
+    assert "Vos thèmes : 1" in summary and "member_themes" not in summary
+    sent = await alice.receive(contains="tout ce que nous gardons")
+    data = json.loads(sent.document[1].decode("utf-8"))
+    assert {"Date", "Organisation", "Votre profil", "Vos thèmes"} <= set(data)
+    assert not any("_" in key or "." in key for key in data)
+    assert data["Date"] == "2026-03-02 11:00"
+
+    bob = await onboard(server, BRUNO, "Brunissime", language="en")
+    await bob.send("/mydata")
+    assert "Your themes: 1" in seen((await bob.receive(contains="in short")).text)
+    sent = await bob.receive(contains="everything we keep")
+    assert "Your profile" in json.loads(sent.document[1].decode("utf-8"))
+
+
+async def test_every_section_given_back_is_named_in_both_languages(bot):
+    from bot.texts import LANGUAGES
+    from storage.privacy_model import TABLES
+
+    sources = [f"{t.name}.{link.column}" for t in TABLES for link in t.links if link.given_back]
+    sources += [t.name for t in TABLES if t.reached_by]
+    privacy = bot.services.privacy
+    for lang in LANGUAGES:
+        names = [privacy.section_name(lang, source) for source in sources]
+        assert not set(names) & set(sources), f"a section without a name in {lang}"
+        assert len(set(names)) == len(names), f"two sections named alike in {lang}"
 
 
 async def test_forget_asks_first_then_leaves_no_trace(server, bot):

@@ -400,9 +400,11 @@ async def test_stats_and_export_count_reports_without_their_content(server, bot,
     document = await coco.receive(contains="signalements.csv")
     name, body = document.document
     assert name == "signalements.csv"
-    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:3] == ["numero", "type", "urgent"]
-    assert [r[4] for r in rows[1:]] == ["taken", "new"]
+    # Words from the catalogues, not codes (issue 16, item 22).
+    assert [r[4] for r in rows[1:]] == ["Pris en charge", "Nouveau"]
+    assert [r[1:3] for r in rows[1:]] == [["Une personne seule", "oui"], ["Un besoin", "non"]]
     assert b"Secret" not in body and b"ne sort plus" not in body
 
 

@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.services.outbox import OutboxService, Payload
 from bot.texts import Texts
 from storage.db import Database, to_db_time
-from storage.members import MemberRepository
+from storage.members import Member, MemberRepository
 from storage.outbox import OutboxRepository
 from storage.privacy import PrivacyRepository
 from storage.replay import replayable
@@ -49,6 +49,15 @@ class PrivacyPress(Press):
     LAYOUT: ClassVar[Layout] = {PrivacyAction.ERASE: "member_id", PrivacyAction.KEEP: "member_id?"}
     action: PrivacyAction
     member_id: int = 0
+
+
+@dataclass
+class MyData:
+    """What /mesdonnees gives back: the whole data, and each section's size for the summary."""
+
+    member: Member
+    data: dict[str, Any]
+    sections: list[tuple[str, int]]
 
 
 DAYS_PER_MONTH = 30.44
@@ -79,21 +88,36 @@ class PrivacyService:
         self.retention = RetentionRepository(db)
         self.before_erase: list[EraseHook] = []
 
-    async def export(self, member_id: int) -> dict[str, Any] | None:
-        """Everything stored about the member, table by table, as JSON-ready values."""
+    async def export(self, member_id: int, lang: str) -> MyData | None:
+        """Everything stored about the member, as JSON-ready values in sections a person reads.
+
+        Each section is named in the member's language (`privacy.section.<table>.<column>`),
+        not by the table it comes from, and counted for the short summary sent with the file.
+        """
         member = await self.member_repo.get(member_id)
         if member is None:
             return None
+        text = self.texts.get
         data: dict[str, Any] = {
-            "generated_at": self.clock.now().isoformat(),
-            "organisation": self.settings.organisation.name,
-            "contact": self.settings.organisation.contact,
-            "profile": member.model_dump(mode="json"),
-            "tables": {},
+            text(lang, "privacy.data.generated_at"): self.clock.now()
+            .astimezone(self.settings.zone)
+            .strftime("%Y-%m-%d %H:%M"),
+            text(lang, "privacy.data.organisation"): self.settings.organisation.name,
+            text(lang, "privacy.data.contact"): self.settings.organisation.contact,
+            text(lang, "privacy.data.profile"): member.model_dump(mode="json"),
         }
-        data["tables"].update(await self.repo.member_rows(member_id))
-        data["tables"]["members"] = [member.model_dump(mode="json")]
-        return data
+        sections: list[tuple[str, int]] = []
+        for source, rows in (await self.repo.member_rows(member_id)).items():
+            name = self.section_name(lang, source)
+            while name in data:  # two sources named alike stay apart
+                name += " +"
+            data[name] = rows
+            sections.append((name, len(rows)))
+        return MyData(member=member, data=data, sections=sections)
+
+    def section_name(self, lang: str, source: str) -> str:
+        key = f"privacy.section.{source}"
+        return self.texts.get(lang, key) if self.texts.has(key) else source
 
     @replayable
     async def erase(self, member_id: int) -> bool:

@@ -15,10 +15,13 @@ from pydantic import BaseModel, Field
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.services.export_format import CellFormat, separator
+from bot.texts import Texts
 from storage.audit import AuditRepository
+from storage.consultations import ConsultationRepository
 from storage.db import Database, from_db_time, to_db_time
 from storage.privacy_model import personal_columns
-from storage.stats import EXPORT_TABLES, EXPORTS, StatsRepository
+from storage.stats import EXPORT_KINDS, EXPORT_TABLES, EXPORTS, StatsRepository
 
 WEEKS = 12
 
@@ -54,10 +57,11 @@ class ExportFile(BaseModel):
 
 
 class StatsService:
-    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, texts: Texts) -> None:
         self.db = db
         self.settings = settings
         self.clock = clock
+        self.texts = texts
         self.repo = StatsRepository(db)
         self.audit = AuditRepository(db)
         self.exports = dict(EXPORTS)
@@ -98,20 +102,35 @@ class StatsService:
         stats.consultations = await self.repo.consultations_figures()
         return stats
 
-    async def export(self, actor_id: int, progress: Progress | None = None) -> list[ExportFile]:
-        """One CSV per table family: UTF-8 with BOM (French spreadsheets), header, ISO dates."""
+    async def export(
+        self, actor_id: int, lang: str, progress: Progress | None = None
+    ) -> list[ExportFile]:
+        """One CSV per table family, for a spreadsheet in the coordinator's language.
+
+        UTF-8 with a BOM (French spreadsheets need it to read accents), `;` between columns in
+        French, times in the organisation's zone, words instead of codes.
+        """
+        questions = {c.id: c.questions for c in await ConsultationRepository(self.db).all()}
+        cells = CellFormat(self.texts, lang, self.settings.zone, questions)
         files = []
         total = len(self.exports)
         for done, (name, (header, sql)) in enumerate(self.exports.items()):
             if progress is not None:
                 await progress(name, done, total)
+            kinds = EXPORT_KINDS.get(name, {})
             buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\r\n")
+            writer = csv.writer(buffer, delimiter=separator(lang), lineterminator="\r\n")
             writer.writerow(header)
             count = 0
             async for chunk in self.repo.stream(sql):
-                for row in chunk:
-                    writer.writerow([csv_cell(v) for v in row])
+                for values in chunk:
+                    row = dict(zip(header, values, strict=True))
+                    writer.writerow(
+                        [
+                            csv_cell(cells.cell(kinds[k], v, row) if k in kinds else v)
+                            for k, v in row.items()
+                        ]
+                    )
                 count += len(chunk)
             files.append(
                 ExportFile(
@@ -134,15 +153,13 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: object) -> object:
-    """Times in the stored ISO form on every backend; booleans as 0/1 for spreadsheets.
+    """A value no column kind reshaped: nothing as an empty cell, booleans as 0/1.
 
     Texts come from members (names, titles, descriptions): one that a spreadsheet would run
     as a formula is prefixed with a quote, as OWASP recommends, so that it shows as text.
     """
     if value is None:
         return ""
-    if isinstance(value, datetime):
-        return to_db_time(value)
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
