@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 from sandbox.fakeapi.files import FileRecord
@@ -11,15 +12,19 @@ from sandbox.fakeapi.protocol import (
     MAX_CAPTION,
     _as_bool,
     _as_int,
+    _as_json,
     _bad,
 )
+
+_ALBUMS = itertools.count(1)
 
 if TYPE_CHECKING:
     from sandbox.fakeapi.users import FakeUser
 
 
 class MediaMessages(ChatMessages):
-    """Part of FakeTelegram: uploads, file ids, sendPhoto/Document/Voice/Location, copyMessage."""
+    """Part of FakeTelegram: uploads, file ids, sendPhoto/Document/Voice/Location, albums
+    (sendMediaGroup), copyMessage."""
 
     def _media(self, params: JSON, name: str, user: FakeUser) -> tuple[JSON, list[JSON] | None]:
         """Resolve an uploaded or referenced file into a Document dict or PhotoSize list."""
@@ -92,6 +97,59 @@ class MediaMessages(ChatMessages):
 
     def _send_voice(self, params: JSON) -> JSON:
         return self._send_media(params, "voice")
+
+    def _send_media_group(self, params: JSON) -> list[JSON]:
+        """An album: 2 to 10 photos (or 2 to 10 documents), each with its own caption.
+
+        As on Telegram, an album has no buttons, documents are not mixed with photos, every
+        message of the album counts against the rate limits, and each is checked before any
+        is shown.
+        """
+        user = self._writable_chat(params)
+        media = _as_json(params, "media")
+        if not isinstance(media, list) or not media:
+            raise _bad("media must be a non-empty array")
+        if len(media) > 10:
+            raise _bad("too many messages to send as an album")
+        if len(media) < 2:
+            raise _bad("media must include 2-10 items")
+        kinds = {item.get("type") for item in media if isinstance(item, dict)}
+        if (
+            len(kinds) != 1
+            or not kinds <= {"photo", "document"}
+            or len(media) != sum(isinstance(item, dict) for item in media)
+        ):
+            raise _bad("documents can't be mixed with other media types")
+        if params.get("reply_markup"):
+            raise _bad("an album can't have a reply markup")
+        reply_to = self._reply_target(params, user)
+        items = []
+        for item in media:
+            name = str(item["type"])
+            caption, entities = self._body(item, "caption", MAX_CAPTION, required=False)
+            document, photo = self._media({**params, name: item.get("media")}, name, user)
+            items.append((item, caption, entities, document, photo))
+        paid = _as_bool(params.get("allow_paid_broadcast"))
+        for _ in items:
+            self._check_rate(user.id, paid)
+        group = f"album{next(_ALBUMS)}"
+        sent = []
+        for item, caption, entities, document, photo in items:
+            raw = self._base_message(user)
+            raw["media_group_id"] = group
+            if reply_to is not None:
+                raw["reply_to_message"] = reply_to
+            if photo is not None:
+                raw["photo"] = photo
+            else:
+                raw["document"] = document
+            if caption:
+                raw["caption"] = caption
+            if entities:
+                raw["caption_entities"] = entities
+            self._publish(user, raw, str(item.get("caption") or ""), item.get("parse_mode"), None)
+            sent.append(raw)
+        return sent
 
     def _send_location(self, params: JSON) -> JSON:
         user = self._writable_chat(params)

@@ -121,6 +121,7 @@ class ChatMessages(UpdateDelivery, WireChecks):
             entities=raw.get("entities") or raw.get("caption_entities") or [],
             kind=kind,
             location=(location["latitude"], location["longitude"]) if location else None,
+            album=raw.get("media_group_id"),
         )
 
     def _publish(

@@ -42,6 +42,7 @@ class ChatMessage:
     entities: list[dict[str, Any]] = field(default_factory=list)
     kind: str = "text"
     location: tuple[float, float] | None = None
+    album: str | None = None  # the media_group_id shared by the messages of one album
 
     @property
     def content(self) -> str:

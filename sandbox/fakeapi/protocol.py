@@ -24,6 +24,7 @@ MESSAGE_METHODS = frozenset(
         "sendmessage",
         "sendphoto",
         "senddocument",
+        "sendmediagroup",
         "sendvoice",
         "sendlocation",
         "copymessage",

@@ -124,6 +124,7 @@ class FakeTelegram(ChatExtras):
             "answercallbackquery": self._answer_callback_query,
             "sendphoto": self._send_photo,
             "senddocument": self._send_document,
+            "sendmediagroup": self._send_media_group,
             "sendvoice": self._send_voice,
             "sendlocation": self._send_location,
             "copymessage": self._copy_message,
