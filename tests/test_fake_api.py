@@ -387,13 +387,13 @@ async def test_an_album_of_photos_arrives_as_one_group(server: FakeTelegram, bot
     assert len(again) == 2 and again[0].media_group_id != sent[0].media_group_id
     with pytest.raises(BadRequest):
         await bot.send_media_group(alice.id, [InputMediaPhoto(b"\x89PNG")])
-    with pytest.raises(BadRequest, match="(?i)too many"):
+    with pytest.raises(BadRequest, match=r"(?i)too many"):
         await bot.send_media_group(alice.id, [InputMediaPhoto(b"x") for _ in range(11)])
-    with pytest.raises(BadRequest, match="(?i)mixed"):
+    with pytest.raises(BadRequest, match=r"(?i)mixed"):
         await bot.send_media_group(
             alice.id, [InputMediaPhoto(b"x"), InputMediaDocument(b"y", filename="y.csv")]
         )
-    with pytest.raises(BadRequest, match="(?i)caption is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
         await bot.send_media_group(
             alice.id, [InputMediaPhoto(b"x", caption="é" * 1025), InputMediaPhoto(b"y")]
         )
