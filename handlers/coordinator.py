@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from telegram import InputFile, Message, Update
+from telegram import InputFile, InputMediaPhoto, Message, Update
 from telegram.ext import BaseHandler, CommandHandler, filters
 
 from bot.context import AppContext
 from bot.services.stats import CommunityStats
+from bot.services.stats_album import StatsAlbum
 from handlers.common import coordinator, reply, t
 
 
@@ -60,16 +61,24 @@ async def stats(update: Update, context: AppContext) -> None:
 
     text = summary(context, lang, figures) + "\n\n" + await report_figures(context, lang)
     await reply(update, context, text)
-    titles = (
-        t(context, lang, "stats.chart.arrivals"),
-        t(context, lang, "stats.chart.answers"),
-        t(context, lang, "stats.chart.week"),
-    )
+    pages = StatsAlbum(context.services.texts, lang).pages(figures)
     # Imported on first use: matplotlib alone would add tens of MB to every idle bot.
-    from bot.charts import render_chart
+    from bot.charts import render_album
 
-    png = await asyncio.to_thread(render_chart, figures, titles)
-    await context.bot.send_photo(chat.id, InputFile(png, filename="stats.png"))
+    pictures = await asyncio.to_thread(render_album, pages)
+    if len(pictures) == 1:
+        await context.bot.send_photo(
+            chat.id, InputFile(pictures[0], filename="stats.png"), caption=pages[0].caption
+        )
+        return
+    # An album of a few pictures, each readable on a phone (Telegram takes 2 to 10).
+    await context.bot.send_media_group(
+        chat.id,
+        [
+            InputMediaPhoto(png, caption=page.caption, filename=f"stats-{n}.png")
+            for n, (page, png) in enumerate(zip(pages, pictures, strict=True), start=1)
+        ],
+    )
 
 
 async def export(update: Update, context: AppContext) -> None:

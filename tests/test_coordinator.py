@@ -43,13 +43,17 @@ async def test_stats_match_a_seeded_community(server, bot, clock):
 
 
 async def test_stats_chart_is_a_sensible_png(bot):
-    from bot.charts import render_chart
+    from bot.charts import render_album
+    from bot.services.stats_album import StatsAlbum
 
     figures = await bot.services.stats.community()
-    png = render_chart(figures, ("Arrivées", "Réponses", "semaine"))
-    width, height = png_size(png)
+    pages = StatsAlbum(bot.services.texts, "fr").pages(figures)
+    pictures = render_album(pages)
+    width, height = png_size(pictures[0])
     assert 500 <= width <= 1200 and height > width
-    assert 10_000 < len(png) < 1_000_000
+    for png in pictures:
+        assert png_size(png)[0] == width
+        assert 10_000 < len(png) < 1_000_000
 
 
 async def test_export_csvs_parse_back_with_accents_and_commas(server, bot):
