@@ -48,7 +48,11 @@ def _queue_at(position: int) -> ModerationPress:
 
 
 def queue_screen(
-    context: AppContext, lang: str, items: list[Initiative], position: int
+    context: AppContext,
+    lang: str,
+    items: list[Initiative],
+    position: int,
+    names: dict[int, str],
 ) -> tuple[str, Rows]:
     if not items:
         return t(context, lang, "initiatives.queue_empty"), []
@@ -56,7 +60,7 @@ def queue_screen(
     service = context.services.initiatives
     item = items[position]
     text = t(context, lang, "initiatives.queue_head", position=position + 1, total=len(items))
-    text += "\n\n" + service.card(lang, item)
+    text += "\n\n" + service.moderation_card(lang, item, names)
     rows: Rows = [[b] for row in service.moderation_buttons(lang, item.id) for b in row]
     nav: list[Button] = []
     if position > 0:
@@ -77,7 +81,8 @@ async def proposals(update: Update, context: AppContext) -> None:
     if member is None:
         return
     items = await context.services.initiatives.queue(member.telegram_id) or []
-    text, rows = queue_screen(context, lang, items, 0)
+    names = await context.services.initiatives.author_names(items)
+    text, rows = queue_screen(context, lang, items, 0, names)
     await reply(update, context, text, rows)
 
 
@@ -177,7 +182,8 @@ async def _queue(
     query = update.callback_query
     assert query is not None
     items = await context.services.initiatives.queue(member.telegram_id) or []
-    text, rows = queue_screen(context, lang, items, data.position)
+    names = await context.services.initiatives.author_names(items)
+    text, rows = queue_screen(context, lang, items, data.position, names)
     await show(update, context, text, rows)
     await answer(query)
 

@@ -259,6 +259,26 @@ class InitiativeBase(FeatureService):
             needs=self.needs_label(lang, item.needs),
         )
 
+    async def author_names(self, items: list[Initiative]) -> dict[int, str]:
+        """Display names of the authors (an erased author has none)."""
+        ids = [i.author_id for i in items if i.author_id is not None]
+        return {k: m.display_name for k, m in (await self.member_repo.get_many(ids)).items()}
+
+    @staticmethod
+    def revised(item: Initiative) -> bool:
+        """Sent back for changes, then submitted again: a moderator already looked at it."""
+        return item.status == "pending" and item.moderator_id is not None
+
+    def moderation_card(self, lang: str, item: Initiative, names: dict[int, str]) -> str:
+        """The card a coordinator moderates: who proposed it, and whether it was revised."""
+        text = self.card(lang, item)
+        name = names.get(item.author_id) if item.author_id is not None else None
+        if name is not None:
+            text += "\n" + self.texts.get(lang, "initiatives.notice.author", name=name)
+        if self.revised(item):
+            text += "\n" + self.texts.get(lang, "initiatives.notice.revised")
+        return text
+
     def draft_card(self, lang: str, values: dict[str, Any]) -> str:
         return self.texts.get(
             lang,

@@ -37,16 +37,18 @@ class InitiativeModeration(InitiativeBase):
             return
         coordinators = await self.members.coordinator_ids()
         known = await self.member_repo.get_many(coordinators)
+        names = await self.author_names(fresh)
 
         def render(chat_id: int) -> Payload:
             member = known.get(chat_id)
             lang = member.language if member else self.settings.default_language
             if len(fresh) == 1:
                 item = fresh[0]
-                text = self.texts.get(lang, "initiatives.notice.new_one") + "\n\n"
-                text += self.card(lang, item)
+                head = "revised_one" if self.revised(item) else "new_one"
+                text = self.texts.get(lang, f"initiatives.notice.{head}") + "\n\n"
+                text += self.moderation_card(lang, item, names)
                 return Payload(text=text, buttons=self.moderation_buttons(lang, item.id))
-            lines = [self.texts.get(lang, "initiatives.list_line", title=i.title) for i in fresh]
+            lines = [self._digest_line(lang, i, names) for i in fresh]
             shown, rest = fit_lines(lines, LIST_LIMIT)
             if rest:
                 shown.append(self.texts.get(lang, "common.more", count=rest))
@@ -62,6 +64,13 @@ class InitiativeModeration(InitiativeBase):
 
         await self.outbox.notify(coordinators, "initiative.moderation", render)
         await self.repo.mark_announced([i.id for i in fresh], now)
+
+    def _digest_line(self, lang: str, item: Initiative, names: dict[int, str]) -> str:
+        name = names.get(item.author_id) if item.author_id is not None else None
+        if name is None:
+            return self.texts.get(lang, "initiatives.list_line", title=item.title)
+        key = "list_line_revised" if self.revised(item) else "list_line_by"
+        return self.texts.get(lang, f"initiatives.notice.{key}", title=item.title, name=name)
 
     async def announce_new_proposals(self) -> None:
         """Sweeper: the digest of proposals that arrived while the last notice was recent."""
