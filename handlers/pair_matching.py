@@ -12,6 +12,7 @@ from bot.services.pairs import (
     PairAction,
     PairPress,
 )
+from handlers import pair_manual
 from handlers.common import (
     answer,
     button,
@@ -58,7 +59,8 @@ async def binomes(update: Update, context: AppContext) -> None:
         if more > 0:
             lines.append(t(context, lang, "pairs.match.more", count=more))
         text = t(context, lang, "pairs.match.unmatched", count=len(view.unmatched))
-        await reply(update, context, text + "\n" + "\n".join(lines))
+        text += "\n" + "\n".join(lines) + "\n\n" + t(context, lang, "pairs.match.choose_hint")
+        await reply(update, context, text, pair_manual.choose_rows(context, lang, view.unmatched))
 
 
 def _overview_screen(context: AppContext, lang: str, overview: Overview) -> tuple[str, Rows]:

@@ -18,7 +18,7 @@ from bot.services.pairs import (
     PairAction,
     PairPress,
 )
-from handlers import pair_card, pair_matching
+from handlers import pair_card, pair_manual, pair_matching
 from handlers.common import (
     Routes,
     answer,
@@ -307,6 +307,8 @@ COORDINATOR_ROUTES: Routes[PairPress] = {
     PairAction.ASK_END: pair_card.ask_end,
     PairAction.REPAIR: pair_card.repair,
     PairAction.END: pair_card.end,
+    PairAction.PICK_TECHNICIAN: pair_manual.pick_technician,
+    PairAction.MANUAL_MATCH: pair_manual.manual_match,
 }
 
 

@@ -51,3 +51,52 @@ async def test_the_moderation_notice_says_who_proposed_and_what_was_revised(
     await bot.tick()
     digest = seen((await coco.receive(contains="nouvelles propositions")).text)
     assert "Repair café — par Bruno" in digest and "Troc de graines — par Alice <3" in digest
+
+
+async def test_a_citizen_without_a_possible_pair_can_be_paired_by_hand(
+    server: Any, make_bot: Any
+) -> None:
+    from tests.test_pairs import person
+
+    bot = await make_bot(sending=FAST)
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    gaby = await person(bot, server, 5020, "Gaby", gardener=True, themes=("Culture",))
+    # Ten technicians, none sharing Gaby's theme: the matcher finds nobody.
+    for n in range(10):
+        await person(bot, server, 5100 + n, f"Tech{n}", capacity=2, territory="Cenon")
+    full = await person(bot, server, 5200, "Zélie", capacity=1, gardener=False)
+    await person(bot, server, 5021, "Hugo", gardener=True, themes=("Solidarité",))
+    await bot.services.pairs.confirm_match(5021, 5200, by=COORDINATOR_ID)
+    await full.receive(contains="Hugo")
+    await coco.send("/binomes")
+    unmatched = await coco.receive(contains="Sans binôme possible")
+    assert "Gaby : personne dans l'équipe technique ne partage" in seen(unmatched.text)
+    assert unmatched.all_buttons == ["🤝 Choisir pour Gaby"]
+
+    await coco.press("🤝 Choisir pour Gaby", message=unmatched)
+    first = coco.last
+    assert "Un binôme pour Gaby" in first.text and "Page 1 sur 2" in first.text
+    assert first.all_buttons[0] == "Tech0 (0/2) · Cenon"
+    assert len(first.all_buttons) == 8 + 1  # a page of technicians, then "next"
+    await coco.press("Suivant ▶", message=first)
+    second = coco.last
+    assert "Page 2 sur 2" in second.text
+    # The full technician comes last, marked, and cannot take Gaby.
+    assert "⛔ Zélie (complet, 1/1) · Blaye" in second.all_buttons
+    refused = await coco.press("⛔ Zélie (complet, 1/1) · Blaye", message=second)
+    assert refused is not None and "plus de place" in refused.text
+    assert await bot.state.pairs.active_citizen_pair(5020) is None
+
+    await coco.press("Tech9 (0/2) · Cenon", message=second)
+    assert "Binôme confirmé : Gaby ↔ Tech9" in seen(coco.last.text)
+    pair = await bot.state.pairs.active_citizen_pair(5020)
+    assert pair is not None and pair.technician_id == 5109
+    await gaby.receive(contains="Tech9")
+    # A late tap on the old list (a double tap, a second coordinator) makes no second pair.
+    late = second.button_data["Tech8 (0/2) · Cenon"]
+    again = await coco.press_data(late, second.message_id)
+    assert again is not None and "déjà un binôme" in again.text
+    assert (await bot.state.pairs.active_citizen_pair(5020)).technician_id == 5109
+    # Someone who is not a coordinator cannot use the button.
+    forged = await gaby.press_data(late)
+    assert forged is not None and "équipe de coordination" in forged.text

@@ -72,6 +72,8 @@ class PairAction(StrEnum):
     ASK_END = "en"
     REPAIR = "rpok"
     END = "enok"
+    PICK_TECHNICIAN = "pk"
+    MANUAL_MATCH = "mm"
 
 
 class CheckinReply(StrEnum):
@@ -111,6 +113,8 @@ class PairPress(Press):
         PairAction.ASK_END: "pair_id",
         PairAction.REPAIR: "pair_id",
         PairAction.END: "pair_id",
+        PairAction.PICK_TECHNICIAN: "citizen_id page",
+        PairAction.MANUAL_MATCH: "citizen_id technician_id",
     }
     action: PairAction
     pair_id: int = 0
@@ -120,6 +124,9 @@ class PairPress(Press):
     proposal_id: int = 0
     batch: int = 0
     days: int = 0
+    citizen_id: int = 0
+    technician_id: int = 0
+    page: int = 0
 
 
 # --- the day window ------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from bot.services.pair_base import (
     window_opening,
 )
 from bot.services.pair_follow_up import PairFollowUp
-from bot.services.pair_proposals import PairProposals
+from bot.services.pair_manual import ManualChoices, PairManual, TechnicianChoice
 from bot.services.pair_relay import PairRelay
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "CheckinReply",
     "ConfirmOutcome",
     "Confirmation",
+    "ManualChoices",
     "MatchView",
     "NoteResult",
     "Overview",
@@ -69,12 +70,13 @@ __all__ = [
     "Peer",
     "ProposalLine",
     "RelayResult",
+    "TechnicianChoice",
     "UnmatchedLine",
     "window_opening",
 ]
 
 
-class PairService(PairProposals, PairRelay, PairFollowUp):
+class PairService(PairManual, PairRelay, PairFollowUp):
     """The pairs feature, one part per sub-feature module, joined; the sweeper drives them."""
 
     async def sweep(self) -> None:
