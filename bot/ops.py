@@ -41,7 +41,17 @@ def check_config(path: Path) -> int:
         print(line)
     if not problems:
         print(f"{path}: ok")
+        if settings is not None and not settings.coordinators:
+            print(NO_COORDINATOR)
     return 1 if problems else 0
+
+
+# Not an error (the bot runs), but nobody can send a call or moderate until someone is listed.
+NO_COORDINATOR = (
+    "coordinators: nobody yet. To find your Telegram id, start the bot (make run), send it "
+    "/monid from your Telegram account, put the number it answers in coordinators = [...] "
+    "and restart the bot."
+)
 
 
 def _check_settings(settings: Settings) -> list[str]:

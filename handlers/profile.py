@@ -1,4 +1,5 @@
-"""/profil, /aide, /pause, /reprendre, /langue and the coordinators' /inviter."""
+"""/profil, /aide, /pause, /reprendre, /langue, and the command of the coordinators' /inviter
+(handlers/invites.py)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filt
 
 from bot.context import AppContext
 from bot.services.members import ProfileAction, ProfilePress, Step
-from bot.texts import LANGUAGES, Raw
-from handlers import menu
+from bot.texts import LANGUAGES
+from handlers import invites, menu
 from handlers.common import (
     Routes,
     answer,
     button,
-    coordinator,
     label,
     onboarded_member,
     reply,
@@ -201,39 +201,6 @@ async def _set_paused(update: Update, context: AppContext, paused: bool) -> None
     await reply(update, context, t(context, lang, "pause.on" if paused else "pause.off"))
 
 
-async def invite(update: Update, context: AppContext) -> None:
-    member, lang = await coordinator(update, context)
-    if member is None:
-        return
-    words = {"technicien": "technician", "technician": "technician"}
-    words |= {"coordinateur": "coordinator", "coordinatrice": "coordinator"}
-    words |= {"coordination": "coordinator"}
-    words["coordinator"] = "coordinator"
-    role = words.get(context.args[0].lower()) if context.args else None
-    if role is None:
-        await reply(update, context, t(context, lang, "invite.usage"))
-        return
-    code = await context.services.members.create_invite(
-        member.telegram_id, "technician" if role == "technician" else "coordinator"
-    )
-    if code is None:
-        await reply(update, context, t(context, lang, "common.denied"))
-        return
-    prefix = "t" if role == "technician" else "c"
-    link = f"https://t.me/{context.bot.username}?start={prefix}-{code}"
-    await reply(
-        update,
-        context,
-        t(
-            context,
-            lang,
-            f"invite.created.{role}",
-            link=link,
-            days=Raw(t(context, lang, "invite.days", count=context.services.settings.invite_days)),
-        ),
-    )
-
-
 def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
     private = filters.ChatType.PRIVATE
     return [
@@ -242,6 +209,7 @@ def build_handlers() -> list[BaseHandler[Update, AppContext, None]]:
         CommandHandler("pause", pause, filters=private),
         CommandHandler("reprendre", resume, filters=private),
         CommandHandler(["langue", "language"], language, filters=private),
-        CommandHandler("inviter", invite, filters=private),
+        CommandHandler("inviter", invites.invite, filters=private),
         CallbackQueryHandler(on_button, pattern=ProfilePress.pattern()),
+        *invites.build_handlers(),
     ]

@@ -15,6 +15,7 @@ from bot.services.call_buttons import CallAction, CallPress, CallReply
 from bot.services.circles import CirclePress
 from bot.services.conversations import FlowPress
 from bot.services.initiatives import InitiativePress, ModerationAction, ModerationPress
+from bot.services.member_invites import InvitePress
 from bot.services.members import OnboardingAction, OnboardingPress, ProfilePress, Step
 from bot.services.pairs import CheckinReply, PairAction, PairPress
 from bot.services.privacy import PrivacyPress
@@ -31,6 +32,7 @@ MODELS: list[type[Press]] = [
     CirclePress,
     FlowPress,
     InitiativePress,
+    InvitePress,
     MenuPress,
     ModerationPress,
     OnboardingPress,

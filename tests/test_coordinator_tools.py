@@ -100,3 +100,47 @@ async def test_a_citizen_without_a_possible_pair_can_be_paired_by_hand(
     # Someone who is not a coordinator cannot use the button.
     forged = await gaby.press_data(late)
     assert forged is not None and "équipe de coordination" in forged.text
+
+
+async def test_inviter_without_a_word_offers_one_button_per_team(
+    server: Any, make_bot: Any
+) -> None:
+    bot = await make_bot(sending=FAST)
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    await coco.send("/inviter")
+    question = await coco.receive(contains="Qui voulez-vous inviter")
+    assert question.all_buttons == [
+        "🛠 Une personne de l'équipe technique",
+        "🧭 Une personne de l'équipe de coordination",
+    ]
+    await coco.press("🛠 Une personne de l'équipe technique", message=question)
+    link = coco.last
+    assert "équipe technique" in link.text and "start=t-" in link.text and not link.buttons
+    arg = link.text.split("start=")[1].split()[0]
+    theo = server.user(2001, "Théo")
+    await theo.send(f"/start {arg}")
+    await theo.receive()
+    await theo.press("J'accepte")
+    await theo.receive(contains="Invitation acceptée")
+    await coco.send("/inviter")
+    await coco.receive(contains="Qui voulez-vous inviter")
+    await coco.press("🧭 Une personne de l'équipe de coordination")
+    assert "start=c-" in coco.last.text
+    # The buttons are checked on the server: a member who is not a coordinator gets nothing.
+    yann = await onboard(server, 5002, "Yann")
+    forged = await yann.press_data(question.button_data["🛠 Une personne de l'équipe technique"])
+    assert forged is not None
+    assert not any("start=" in m.content for m in yann.messages)
+    assert len(await bot.state.invites.all()) == 2
+
+
+async def test_anyone_can_ask_the_bot_for_their_telegram_id(server: Any, make_bot: Any) -> None:
+    bot = await make_bot(sending=FAST)
+    newcomer = server.user(4242, "Nina")
+    await newcomer.send("/monid")
+    told = await newcomer.receive(contains="Votre identifiant Telegram")
+    assert "4242" in told.text and "coordinators" in told.text
+    assert await bot.state.members.get(4242) is None  # nothing stored, not even consent
+    english = server.user(4343, "Ned", language_code="en")
+    await english.send("/myid")
+    assert "Your Telegram id: 4343" in (await english.receive()).text

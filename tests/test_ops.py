@@ -53,11 +53,24 @@ async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, s
 
 
 async def test_check_config_good_file_calls_get_me(server: FakeTelegram, tmp_path: Path) -> None:
-    config = write_config(tmp_path / "config.toml", server, tmp_path / "essaim.sqlite3")
+    config = write_config(
+        tmp_path / "config.toml", server, tmp_path / "essaim.sqlite3", "coordinators = [900]"
+    )
     code, out, _ = await run_cli("check-config", "--config", str(config))
     assert code == 0, out
     assert out.strip() == f"{config}: ok"
     assert server.stats.method_counts["getMe"] >= 1
+
+
+async def test_check_config_tells_the_first_coordinator_how_to_find_their_id(
+    server: FakeTelegram, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 16, item 21: with nobody in `coordinators`, say how to get one's Telegram id."""
+    config = write_config(tmp_path / "config.toml", server, tmp_path / "essaim.sqlite3")
+    assert await asyncio.to_thread(main, ["--config", str(config), "check-config"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == f"{config}: ok"
+    assert lines[1].startswith("coordinators: nobody yet") and "/monid" in lines[1]
 
 
 async def test_check_config_broken_file_one_line_per_problem(

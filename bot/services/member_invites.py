@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
+from typing import ClassVar
 
+from bot.callbacks import Layout, Press
 from bot.services.member_base import (
     FLOW,
     InviteOutcome,
@@ -17,6 +21,31 @@ from bot.services.member_base import (
 )
 from storage.invites import InviteRole
 from storage.replay import replayable
+
+
+class InviteAction(StrEnum):
+    CREATE = "new"
+
+
+class InviteFor(StrEnum):
+    TECHNICIAN = "t"
+    COORDINATOR = "c"
+
+
+INVITE_ROLES: dict[InviteFor, InviteRole] = {
+    InviteFor.TECHNICIAN: "technician",
+    InviteFor.COORDINATOR: "coordinator",
+}
+
+
+@dataclass(frozen=True)
+class InvitePress(Press):
+    """/inviter's buttons: which team the new link invites to (checked again on the server)."""
+
+    PREFIX: ClassVar[str] = "inv"
+    LAYOUT: ClassVar[Layout] = {InviteAction.CREATE: "role"}
+    action: InviteAction
+    role: InviteFor = InviteFor.TECHNICIAN
 
 
 class MemberInvites(MemberBase):
