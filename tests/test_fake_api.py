@@ -360,46 +360,6 @@ async def test_user_photo_reaches_the_bot_and_can_be_downloaded(
     assert (await file.download_as_bytearray()).startswith(b"\xff\xd8")
 
 
-async def test_an_album_of_photos_arrives_as_one_group(server: FakeTelegram, bot: Bot) -> None:
-    from telegram import InputMediaDocument, InputMediaPhoto
-
-    alice = server.user(1001, "Alice")
-    pictures = [b"\x89PNG first", b"\x89PNG second", b"\x89PNG third"]
-    sent = await bot.send_media_group(
-        alice.id,
-        [
-            InputMediaPhoto(data, caption=f"<b>Page {n}</b>", parse_mode="HTML")
-            for n, data in enumerate(pictures, start=1)
-        ],
-    )
-    assert [m.caption for m in sent] == ["Page 1", "Page 2", "Page 3"]
-    assert len({m.media_group_id for m in sent}) == 1 and sent[0].media_group_id
-    shown = [await alice.receive() for _ in pictures]
-    assert [m.caption for m in shown] == ["Page 1", "Page 2", "Page 3"]
-    assert {m.album for m in shown} == {sent[0].media_group_id}
-    for message, data in zip(sent, pictures, strict=True):
-        file = await bot.get_file(message.photo[-1].file_id)
-        assert bytes(await file.download_as_bytearray()) == data
-    # A reused file id works; one picture, eleven, or photos mixed with documents do not.
-    again = await bot.send_media_group(
-        alice.id, [InputMediaPhoto(sent[0].photo[-1].file_id), InputMediaPhoto(b"\x89PNG")]
-    )
-    assert len(again) == 2 and again[0].media_group_id != sent[0].media_group_id
-    with pytest.raises(BadRequest):
-        await bot.send_media_group(alice.id, [InputMediaPhoto(b"\x89PNG")])
-    with pytest.raises(BadRequest, match=r"(?i)too many"):
-        await bot.send_media_group(alice.id, [InputMediaPhoto(b"x") for _ in range(11)])
-    with pytest.raises(BadRequest, match=r"(?i)mixed"):
-        await bot.send_media_group(
-            alice.id, [InputMediaPhoto(b"x"), InputMediaDocument(b"y", filename="y.csv")]
-        )
-    with pytest.raises(BadRequest, match=r"(?i)caption is too long"):
-        await bot.send_media_group(
-            alice.id, [InputMediaPhoto(b"x", caption="é" * 1025), InputMediaPhoto(b"y")]
-        )
-    assert len(alice.messages) == 5  # nothing of the refused albums was shown
-
-
 async def test_document_round_trip(server: FakeTelegram, bot: Bot) -> None:
     alice = server.user(1001, "Alice")
     await alice.send_document(b"%PDF-1.4 minutes", "ag.pdf", "application/pdf")
