@@ -113,7 +113,7 @@ async def test_paced_delivery_survives_a_restart_and_history_ends(server, bot):
     sent = await users[3003].receive(contains="tout ce que nous gardons")
     assert sent.document is not None
     data = json.loads(sent.document[1].decode("utf-8"))
-    [kept] = data["tables"]["circle_messages.sender_id"]
+    [kept] = data["Vos messages dans les cercles"]
     assert kept["text"] == "Deuxième message"
 
     # After the history's days, what was said is erased.
