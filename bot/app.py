@@ -28,6 +28,7 @@ from bot.context import AppContext, AppData, Services
 from bot.dispatcher import Dispatcher
 from bot.http import AiohttpRequest
 from bot.intake import UpdateIntake
+from bot.lease import DutyGuard, make_lease
 from bot.services.audience import AudienceService
 from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
@@ -51,7 +52,8 @@ from bot.services.reports import ReportService
 from bot.services.stats import StatsService
 from bot.texts import Texts
 from bot.updater import DurableUpdater
-from storage.db import Database, open_database
+from bot.workers import start_worker
+from storage.db import Database, commit_guard, open_database
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +166,23 @@ async def run_sweepers(services: Services) -> None:
     """One pass of every periodic duty (scheduled calls, reminders, check-ins, retention).
 
     The scheduler job calls this every `scheduler.tick_seconds`; tests call it right after
-    moving the injected clock. Each sweeper reads what is due from SQLite, so nothing is
-    lost when the bot restarts.
+    moving the injected clock. Each reads what is due from the database. Only the lease
+    holder runs them, their commits refused once it lost the lease (bot/lease.py).
     """
-    for sweeper in services.sweepers:
-        try:
-            await sweeper()
-        except Exception:
-            log.exception("sweeper %s failed", getattr(sweeper, "__qualname__", sweeper))
+    lease = services.lease
+    if lease is not None and not lease.held:
+        await services.presence.flush()
+        return
+    guard = commit_guard.set(DutyGuard(lease, services.db)) if lease and lease.shared else None
+    try:
+        for sweeper in services.sweepers:
+            try:
+                await sweeper()
+            except Exception:
+                log.exception("sweeper %s failed", getattr(sweeper, "__qualname__", sweeper))
+    finally:
+        if guard is not None:
+            commit_guard.reset(guard)
 
 
 def build_application(
@@ -294,10 +305,14 @@ async def _post_init(
     services.calls.attach(dispatcher.observe, dispatcher.edit_message)
     services.consultations.attach(dispatcher.observe, dispatcher.edit_message)
     services.consultation_results.attach(_uploader(application), _draw_results)
-    await dispatcher.start()
-    intake = UpdateIntake(db, clock, application.bot, application.process_update)
+    lease = services.lease = make_lease(db, settings.workers)
+    # Polling is one process per token (Telegram refuses a second getUpdates); webhooks may
+    # feed several workers, each of which may hold recent updates in flight.
+    several = lease.shared and settings.telegram.mode == "webhook"
+    intake = UpdateIntake(db, clock, application.bot, application.process_update, shared=several)
     updater.attach(intake)
-    services.sweepers.append(intake.prune)
+    services.sweepers += [intake.prune, intake.replay_stale]
+    await start_worker(lease, dispatcher, updater, application.bot.rate_limiter, settings)
     from handlers import menu
 
     await menu.set_default(application.bot, services.texts)
@@ -355,6 +370,8 @@ async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> 
     await services.presence.flush()
     if services.dispatcher is not None:
         await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
+    if services.lease is not None:
+        await services.lease.stop()  # released: another worker takes over at once
 
 
 async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -370,6 +387,8 @@ async def _post_shutdown(application: Application[Any, Any, Any, Any, Any, Any])
     if services.dispatcher is not None:
         # Already stopped in post_stop when PTB ran it; a no-op then.
         await services.dispatcher.stop(services.settings.sending.shutdown_grace_seconds)
+    if services.lease is not None:
+        await services.lease.stop()
     await services.db.close()
 
 

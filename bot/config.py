@@ -188,6 +188,28 @@ class HealthSettings(Section):
     metrics: bool = True
 
 
+class WorkersSettings(Section):
+    """Several workers on one PostgreSQL database (one lease holder sends; all take updates)."""
+
+    # The lease holder renews every `renew_seconds`; when it dies, another worker takes over
+    # once `lease_seconds` have passed without a renewal.
+    lease_seconds: float = Field(default=3.0, ge=1.0, le=60.0)
+    renew_seconds: float = Field(default=0.75, gt=0, le=20.0)
+    # How often a worker without the lease tries to take it.
+    standby_poll_seconds: float = Field(default=0.5, gt=0, le=20.0)
+    # Telegram's limits are per bot token: on PostgreSQL every worker takes its sending
+    # slots from one budget in the database.
+    shared_budget: bool = True
+    # Shown by /healthz and the logs; the host name and process id when empty.
+    name: str | None = Field(default=None, max_length=80)
+
+    @model_validator(mode="after")
+    def _renew_in_time(self) -> WorkersSettings:
+        if self.renew_seconds * 2 > self.lease_seconds:
+            raise ValueError("workers.renew_seconds must be at most half of lease_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     """Everything a deployment chooses. Environment variables win over the file."""
 
@@ -221,6 +243,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = SchedulerSettings()
     sandbox: SandboxSettings = SandboxSettings()
     health: HealthSettings = HealthSettings()
+    workers: WorkersSettings = WorkersSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -36,6 +36,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from bot.health import HealthServer
+    from bot.lease import SoleLease
 
 
 @dataclass
@@ -66,6 +67,8 @@ class Services:
     circles: CircleService
     dispatcher: Dispatcher | None = None
     health: HealthServer | None = None
+    lease: SoleLease | None = None
+    """The sender lease: its holder runs the dispatcher and the periodic duties."""
     # Periodic duties (scheduled calls, reminders, check-ins, digests, retention): each reads
     # what is due from the database, so the scheduler job can run them at any interval.
     sweepers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

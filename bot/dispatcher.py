@@ -38,6 +38,7 @@ from telegram.ext import ExtBot
 
 from bot.clock import Clock
 from bot.config import SendingSettings
+from bot.lease import Fence, LeaseLost
 from storage.db import Database
 from storage.members import MemberRepository
 from storage.outbox import Button, Delivery, DeliveryResult, OutboxRepository, Payload
@@ -48,6 +49,7 @@ FLUSH_EVERY = 50
 FLUSH_SECONDS = 0.25
 IDLE_POLL_SECONDS = 1.0
 START_WINDOW = 8  # requests in flight at first; grows by one per success up to max_in_flight
+
 
 Observer = Callable[[Sequence[tuple[Delivery, DeliveryResult]]], Awaitable[None]]
 
@@ -88,7 +90,7 @@ async def send_payload(
     payload: Payload,
     *,
     paid: bool = False,
-    limit_args: dict[str, str] | None = None,
+    limit_args: dict[str, Any] | None = None,
 ) -> int:
     """Render a stored payload as a Telegram message; return the new message's id."""
     common: dict[str, Any] = {
@@ -141,6 +143,9 @@ def classify(
         delay = error.retry_after
         seconds = delay.total_seconds() if isinstance(delay, timedelta) else float(delay)
         return _retry(delivery, text, now + timedelta(seconds=seconds))
+    if isinstance(error, LeaseLost):
+        # Refused before it left: the lease holder now sends it (bot/lease.py).
+        return DeliveryResult(id=delivery.id, status="queued", error="lease lost")
     if not isinstance(error, TelegramError):
         # Not an answer from Telegram nor a network failure: a defect, not an outage.
         return DeliveryResult(id=delivery.id, status="failed", error=text)
@@ -175,6 +180,8 @@ class Dispatcher:
         self.bot = bot
         # Decided once, not per message: the lane argument only our own limiter understands.
         self._bulk_args = lane_args(bot, "bulk")
+        self._send_args: dict[str, Any] | None = self._bulk_args
+        self.fence: Fence | None = None
         self.settings = settings
         self.outbox = OutboxRepository(db)
         self.member_repo = MemberRepository(db)
@@ -207,6 +214,16 @@ class Dispatcher:
         never disagree with the outbox (who a broadcast reached, and their copy's id)."""
         self._recorders.append(recorder)
 
+    def fence_with(self, fence: Fence) -> None:
+        """Claims and records carry the lease's token; the limiter asks it before each send."""
+        self.fence = fence
+        if self._bulk_args is not None:
+            self._send_args = {**self._bulk_args, "fence": fence}
+
+    @property
+    def _token(self) -> int | None:
+        return self.fence.token if self.fence is not None else None
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -231,7 +248,7 @@ class Dispatcher:
             if pending:
                 await asyncio.wait(pending)
         await self.flush()
-        await self.outbox.requeue_in_flight()
+        await self.outbox.requeue_in_flight(self._token)
 
     async def _run(self) -> None:
         last_flush = asyncio.get_running_loop().time()
@@ -249,7 +266,9 @@ class Dispatcher:
                 if free > 0:
                     self._done_since_claim = 0
                     async with self.db.transaction():
-                        batch = await self.outbox.claim_due(self.clock.now(), free)
+                        if self.fence is not None:
+                            await self.fence.check()
+                        batch = await self.outbox.claim_due(self.clock.now(), free, self._token)
                 for delivery in batch:
                     await self._slots.acquire()
                     task = asyncio.create_task(self._send(delivery))
@@ -297,7 +316,7 @@ class Dispatcher:
                 delivery.chat_id,
                 delivery.payload,
                 paid=self.settings.allow_paid_broadcast,
-                limit_args=self._bulk_args,
+                limit_args=self._send_args,
             )
         except Exception as error:  # every failure is classified and recorded
             now = self.clock.now()
@@ -332,7 +351,7 @@ class Dispatcher:
             blocked = [d.chat_id for d, r in done if r.status == "blocked"]
             try:
                 async with self.db.transaction():
-                    await self.outbox.record([r for _, r in done], self.clock.now())
+                    await self.outbox.record([r for _, r in done], self.clock.now(), self._token)
                     if blocked:
                         await self.member_repo.mark_blocked(blocked)
                     for recorder in self._recorders:

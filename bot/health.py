@@ -43,6 +43,10 @@ class Health(BaseModel):
     unreachable: int
     failing_seconds: float | None
     retry_after: int
+    worker: str
+    lease: str
+    """'held': this worker runs the dispatcher and the duties; 'standby': it takes updates."""
+    lease_token: int | None
 
     @property
     def healthy(self) -> bool:
@@ -76,8 +80,12 @@ class HealthServer:
         failing = dispatcher.failing_since if dispatcher is not None else None
         failing_seconds = max(0.0, (now - failing).total_seconds()) if failing else None
         stats = getattr(self.limiter, "stats", None)
+        lease = services.lease
+        held = lease is None or lease.held
         if database != "ok":
             status = "database unreachable"
+        elif not held:
+            status = "ok"  # the sender is another worker's business: this one takes updates
         elif dispatcher is None:
             status = "dispatcher stopped"
         elif failing_seconds is not None and failing_seconds >= self.settings.max_failing_seconds:
@@ -101,6 +109,9 @@ class HealthServer:
             unreachable=dispatcher.unreachable_total if dispatcher else 0,
             failing_seconds=failing_seconds,
             retry_after=int(getattr(stats, "retry_after_count", 0)),
+            worker=lease.name if lease is not None else "",
+            lease="held" if held else "standby",
+            lease_token=lease.token if lease is not None and held else None,
         )
 
     async def _healthz(self, _request: web.Request) -> web.Response:
@@ -181,4 +192,21 @@ def render_metrics(health: Health) -> str:
         health.failing_seconds or 0,
     )
     metric("retry_after_total", "counter", "429 answers from Telegram.", health.retry_after)
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + lease_metrics(health)) + "\n"
+
+
+def lease_metrics(health: Health) -> list[str]:
+    """Which worker sends: the lease holder says 1, the others 0."""
+    held = int(health.lease == "held")
+    lines = [
+        "# HELP essaim_lease_held 1 when this worker holds the sender lease (outbox, duties).",
+        "# TYPE essaim_lease_held gauge",
+        f'essaim_lease_held{{worker="{health.worker}"}} {held}',
+    ]
+    if health.lease_token is not None:
+        lines += [
+            "# HELP essaim_lease_token Fencing token of the lease held.",
+            "# TYPE essaim_lease_token gauge",
+            f"essaim_lease_token {health.lease_token}",
+        ]
+    return lines

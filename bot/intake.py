@@ -78,6 +78,8 @@ class UpdateIntake:
         backlog: int = 2000,
         max_attempts: int = 3,
         keep_for: timedelta = timedelta(hours=48),
+        shared: bool = False,
+        stale_after: timedelta = timedelta(minutes=2),
     ) -> None:
         self.inbox = InboxRepository(db)
         self.clock = clock
@@ -89,6 +91,9 @@ class UpdateIntake:
         self._room.set()
         self._max_attempts = max_attempts
         self.keep_for = keep_for
+        self.shared = shared
+        """Other workers take updates from the same inbox (bot/lease.py)."""
+        self.stale_after = stale_after
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._marks: Batcher[int, None] = Batcher(self._mark_handled, name="essaim-inbox")
         self.handled = 0
@@ -174,8 +179,14 @@ class UpdateIntake:
         return [None] * len(update_ids)
 
     async def replay(self) -> int:
-        """Handle, in arrival order, the updates a crash left stored but not handled."""
-        stored = [s for s in await self.inbox.unhandled() if s.update_id not in self._inflight]
+        """Handle, in arrival order, the updates a crash left stored but not handled.
+
+        With other workers on the same inbox, only those older than `stale_after`: the
+        recent ones are in the hands of a live worker (and Telegram delivers again what a
+        dead one never answered)."""
+        before = self.clock.now() - self.stale_after if self.shared else None
+        unhandled = await self.inbox.unhandled(received_before=before)
+        stored = [s for s in unhandled if s.update_id not in self._inflight]
         retried = [s for s in stored if s.attempts < self._max_attempts and s.payload]
         given_up = [s.update_id for s in stored if s.attempts >= self._max_attempts]
         if given_up:
@@ -193,6 +204,11 @@ class UpdateIntake:
             update = Update.de_json(json.loads(left.payload or "{}"), self.bot)
             self.spawn(update, applied=left.applied)
         return len(retried)
+
+    async def replay_stale(self) -> None:
+        """A duty of the lease holder, with several workers: what a dead worker left."""
+        if self.shared:
+            await self.replay()
 
     async def drain(self) -> None:
         """Wait for every update in flight (at stop: they finish, then are marked)."""

@@ -41,6 +41,9 @@ class DurableUpdater(Updater):
         self._secret: str | None = None
         self.store_failures = 0
         """Batches the database refused (left unconfirmed, fetched again)."""
+        self.may_set_webhook: Callable[[], bool] = lambda: True
+        """Only the sender lease's holder sets the webhook (bot/lease.py)."""
+        self._hook: dict[str, Any] | None = None
 
     def attach(self, intake: UpdateIntake) -> None:
         """Given in post_init, once the database is open."""
@@ -152,20 +155,27 @@ class DurableUpdater(Updater):
             self._web = runner
             await web.TCPSite(runner, listen, port).start()
             if webhook_url:
-                # Set only once listening; pending updates are never dropped.
-                await self.bot.set_webhook(
-                    webhook_url,
-                    allowed_updates=allowed_updates,
-                    max_connections=max_connections,
-                    secret_token=secret_token,
-                    ip_address=ip_address,
-                    drop_pending_updates=False,
-                )
+                self._hook = {
+                    "url": webhook_url,
+                    "allowed_updates": allowed_updates,
+                    "max_connections": max_connections,
+                    "secret_token": secret_token,
+                    "ip_address": ip_address,
+                }
+                if self.may_set_webhook():
+                    await self.ensure_webhook()
         except BaseException:
             self._running = False
             await self._stop_web()
             raise
         return self.update_queue
+
+    async def ensure_webhook(self) -> None:
+        """Set the webhook (once listening; the new lease holder again, in case a deploy
+        changed it); pending updates are never dropped."""
+        if self._hook is None or self._web is None:
+            return
+        await self.bot.set_webhook(drop_pending_updates=False, **self._hook)
 
     async def _on_webhook(self, request: web.Request) -> web.Response:
         if self._secret is not None and request.headers.get(SECRET_HEADER) != self._secret:

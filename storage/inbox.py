@@ -68,12 +68,17 @@ class InboxRepository:
         )
         return [InboxEntry(**dict(r)) for r in rows]
 
-    async def unhandled(self, limit: int = 10_000) -> list[StoredUpdate]:
-        """What a crash left behind, in arrival order."""
+    async def unhandled(
+        self, limit: int = 10_000, received_before: datetime | None = None
+    ) -> list[StoredUpdate]:
+        """What a crash left behind, in arrival order (received before an instant, if given)."""
+        since = "" if received_before is None else "AND received_at < ? "
         rows = await self.db.fetch_all(
             "SELECT update_id, payload, state, attempts FROM update_inbox "
-            "WHERE state IN ('received', 'applied') ORDER BY received_at, update_id LIMIT ?",
-            (limit,),
+            "WHERE state IN ('received', 'applied') "
+            + since
+            + "ORDER BY received_at, update_id LIMIT ?",
+            (limit,) if received_before is None else (received_before, limit),
         )
         return [
             StoredUpdate(

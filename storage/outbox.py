@@ -175,11 +175,14 @@ class OutboxRepository:
             ],
         )
 
-    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+    async def claim_due(
+        self, now: datetime, limit: int, token: int | None = None
+    ) -> list[Delivery]:
         """Mark up to `limit` due rows as being sent and return them, highest priority first.
 
         A row stays 'sending' until its result is recorded; after a crash those rows are sent
-        again (see `requeue_in_flight`), which is the documented duplicate bound.
+        again (see `requeue_in_flight`), which is the documented duplicate bound. `token` is
+        the sender lease's fencing token (bot/lease.py), kept on the row.
         """
         # The redundant IN term lets SQLite use the partial index deliveries_due (walked in
         # order, no sort) instead of scanning the whole table on every claim.
@@ -190,9 +193,9 @@ class OutboxRepository:
         )
         if rows:
             await self.db.executemany(
-                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1 "
-                "WHERE id = ? AND status = 'queued'",
-                [(r["id"],) for r in rows],
+                "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, "
+                "claim_token = ? WHERE id = ? AND status = 'queued'",
+                [(token, r["id"]) for r in rows],
             )
         claimed = [_delivery(r) for r in rows]
         for item in claimed:
@@ -200,16 +203,20 @@ class OutboxRepository:
             item.attempts += 1
         return claimed
 
-    async def record(self, results: Iterable[DeliveryResult], now: datetime) -> None:
+    async def record(
+        self, results: Iterable[DeliveryResult], now: datetime, token: int | None = None
+    ) -> None:
         """Store outcomes. A finished delivery forgets its text: once delivered (or given up)
-        the message lives in the chat, and personal data is not kept twice."""
+        the message lives in the chat, and personal data is not kept twice. With a `token`,
+        only rows still claimed under it: a newer lease holder's claim is never overwritten."""
         stamp = to_db_time(now)
         await self.db.executemany(
             "UPDATE deliveries SET status = ?, message_id = COALESCE(?, message_id), "
             "last_error = ?, sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, "
             "payload = CASE WHEN ? IN ('sent', 'failed', 'blocked', 'expired') "
             'THEN \'{"text":""}\' '
-            "ELSE payload END, not_before = COALESCE(?, not_before) WHERE id = ?",
+            "ELSE payload END, not_before = COALESCE(?, not_before) WHERE id = ?"
+            + ("" if token is None else " AND claim_token = ?"),
             [
                 (
                     r.status,
@@ -220,15 +227,22 @@ class OutboxRepository:
                     r.status,
                     to_db_time(r.retry_at) if r.retry_at else None,
                     r.id,
+                    *(() if token is None else (token,)),
                 )
                 for r in results
             ],
         )
 
-    async def requeue_in_flight(self) -> int:
-        """At start: rows left 'sending' by a crash go back to the queue."""
+    async def requeue_in_flight(self, token: int | None = None) -> int:
+        """At start: rows left 'sending' by a crash go back to the queue. At a stop, with the
+        lease's `token`: only the rows this holder claimed."""
+        if token is None:
+            return await self.db.execute(
+                "UPDATE deliveries SET status = 'queued' WHERE status = 'sending'"
+            )
         return await self.db.execute(
-            "UPDATE deliveries SET status = 'queued' WHERE status = 'sending'"
+            "UPDATE deliveries SET status = 'queued' WHERE status = 'sending' AND claim_token = ?",
+            (token,),
         )
 
     async def drop_for_chat(self, chat_id: int) -> int:

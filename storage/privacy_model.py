@@ -135,6 +135,9 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table("call_reminders"),
+    # Which worker runs the sender and the shared sending pace: process names, no person.
+    Table("leases"),
+    Table("send_budget"),
     Table(
         "calls",
         ("coordinator_id", "summary_chat_id", "text", "place", "photo"),

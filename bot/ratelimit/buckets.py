@@ -106,3 +106,21 @@ class Gcra:
 
 def default_burst(rate: float) -> int:
     return max(1, round(rate / 10))
+
+
+def check_arguments(
+    rates: tuple[float, float, float | None],
+    windows: tuple[tuple[int, float] | None, ...],
+    counts: tuple[int, int, float],
+) -> None:
+    messages_per_second, per_chat_per_second, paid_per_second = rates
+    if messages_per_second <= 0 or per_chat_per_second <= 0:
+        raise ValueError("rates must be positive")
+    if paid_per_second is not None and paid_per_second <= 0:
+        raise ValueError("paid_per_second must be positive or None")
+    for shape in windows:
+        if shape is not None and (shape[0] < 1 or shape[1] <= 0):
+            raise ValueError("a window is (count >= 1, seconds > 0) or None")
+    interactive_chat_burst, max_retries, retry_margin = counts
+    if interactive_chat_burst < 1 or max_retries < 0 or retry_margin < 0:
+        raise ValueError("interactive_chat_burst >= 1, max_retries >= 0, retry_margin >= 0")

@@ -28,9 +28,11 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
-from bot.ratelimit.buckets import Gcra, Start, default_burst
+from bot.lease import LeaseLost
+from bot.ratelimit.buckets import Gcra, Start, check_arguments, default_burst
 from bot.ratelimit.chats import ChatTurns, _ChatState, _Entry
 from bot.ratelimit.lanes import MESSAGE_ENDPOINTS, Lane, RateLimiterStats
+from bot.ratelimit.shared import SharedBudget, SharedSlots
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ TimeSource = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
+class PriorityRateLimiter(ChatTurns, SharedSlots, BaseRateLimiter[dict[str, Any]]):
     """Two-lane limiter: global and paid token buckets, per-chat spacing, global 429 pause.
 
     Burst sizes: the global bucket holds ``max(1, rate / 10)`` tokens (3 at 30/s). A full
@@ -75,6 +77,7 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
         "_retry_after_count",
         "_retry_margin",
         "_seq",
+        "_shared",
         "_sleep",
         "_started",
         "_task",
@@ -101,7 +104,7 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
         time_source: TimeSource | None = None,
         sleep: Sleep | None = None,
     ) -> None:
-        _check_arguments(
+        check_arguments(
             (messages_per_second, per_chat_per_second, paid_per_second),
             (window, paid_window),
             (interactive_chat_burst, max_retries, retry_margin),
@@ -136,6 +139,7 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
         self._started = dict.fromkeys(Lane, 0)
         self._waiting = dict.fromkeys(Lane, 0)
         self._retry_after_count = 0
+        self._shared: dict[int, SharedBudget] = {}
 
     # -- PTB contract -------------------------------------------------------------------
 
@@ -150,6 +154,8 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._fail_waiting(RuntimeError("rate limiter shut down"))
+        for budget in self._shared.values():
+            await budget.close()
 
     async def process_request(
         self,
@@ -175,6 +181,9 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
         while True:
             if is_message:
                 starts = await self._wait_turn(seq, lane, chat, paid)
+                fence = options.get("fence")
+                if fence is not None and not fence.valid():
+                    raise LeaseLost("the sender lease was lost while this send waited")
                 left = self._now()
                 for start in starts:
                     start.at = left  # it leaves now, maybe later than it was let go
@@ -230,9 +239,7 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
         heapq.heappush(self._ready[lane], (seq, entry))
         self._waiting[lane] += 1
         self._ensure_dispatcher()
-        wakeup = self._wakeup
-        if wakeup is not None and not wakeup.done():
-            wakeup.set_result(None)
+        self._poke()
         try:
             starts = await ticket
         except asyncio.CancelledError:
@@ -252,6 +259,8 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
         first = now >= self._paused_until
         if until > self._paused_until:
             self._paused_until = until
+            for budget in self._shared.values():
+                budget.pause(until - now)
             for bucket in (self._global, self._paid):
                 if bucket is not None:
                     bucket.restart_empty(until)
@@ -289,7 +298,10 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
                 # Short (at most one token interval) and nothing that arrives meanwhile
                 # could start earlier, because it would need the same token: no wake-up.
                 wake_at = token_at if timer_at is None else min(token_at, timer_at)
-                await self._sleep(max(0.0, wake_at - now))
+                if self._shared:  # granted slots may arrive meanwhile
+                    await self._idle(max(0.0, wake_at - now))
+                else:
+                    await self._sleep(max(0.0, wake_at - now))
             else:
                 # Only chats' timers or new requests can give work now: wake on either.
                 await self._idle(None if timer_at is None else max(0.0, timer_at - now))
@@ -318,6 +330,7 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
         """
         token_at: float | None = None
         claimed: Gcra | None = None
+        starved: Gcra | None = None
         for lane in (Lane.INTERACTIVE, Lane.BULK):
             heap = self._ready[lane]
             while heap:
@@ -333,6 +346,15 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
                     continue
                 bucket = self._paid if entry.paid and self._paid is not None else self._global
                 at = bucket.allowed_at()
+                budget = self._shared.get(id(bucket))
+                if budget is not None and bucket is not claimed and at <= now:
+                    slot = budget.next_slot(now, lane is Lane.INTERACTIVE, len(heap))
+                    if slot is None:  # asked for; the grant wakes the dispatcher
+                        claimed = starved = bucket
+                        break
+                    at = max(at, slot)
+                if bucket is starved:
+                    break
                 if bucket is claimed or at > now:
                     token_at = at if token_at is None else min(token_at, at)
                     claimed = claimed or bucket
@@ -343,6 +365,9 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
 
     def _start(self, entry: _Entry, bucket: Gcra, state: _ChatState | None, now: float) -> None:
         starts = [bucket.consume(now)]
+        budget = self._shared.get(id(bucket))
+        if budget is not None:
+            budget.take(entry.lane is Lane.INTERACTIVE)
         if bucket is self._global and self._paid is not None:
             # Free and paid messages share Telegram's overall ceiling.
             starts.append(self._paid.consume(now))
@@ -368,24 +393,6 @@ class PriorityRateLimiter(ChatTurns, BaseRateLimiter[dict[str, Any]]):
         self._chats.clear()
         self._recent.clear()
         self._timers.clear()
-
-
-def _check_arguments(
-    rates: tuple[float, float, float | None],
-    windows: tuple[tuple[int, float] | None, ...],
-    counts: tuple[int, int, float],
-) -> None:
-    messages_per_second, per_chat_per_second, paid_per_second = rates
-    if messages_per_second <= 0 or per_chat_per_second <= 0:
-        raise ValueError("rates must be positive")
-    if paid_per_second is not None and paid_per_second <= 0:
-        raise ValueError("paid_per_second must be positive or None")
-    for shape in windows:
-        if shape is not None and (shape[0] < 1 or shape[1] <= 0):
-            raise ValueError("a window is (count >= 1, seconds > 0) or None")
-    interactive_chat_burst, max_retries, retry_margin = counts
-    if interactive_chat_burst < 1 or max_retries < 0 or retry_margin < 0:
-        raise ValueError("interactive_chat_burst >= 1, max_retries >= 0, retry_margin >= 0")
 
 
 def _seconds(exc: RetryAfter) -> float:
