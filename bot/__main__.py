@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy the SQLite database into an empty PostgreSQL database (bot stopped)",
     )
     move.add_argument("--url", required=True, help="postgresql://user@host/db")
+    sub.add_parser(
+        "set-webhook",
+        parents=[common],
+        help="point Telegram at telegram.webhook_url, keeping its pending updates (deploys)",
+    )
     return parser
 
 
@@ -69,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.ops import migrate_to
 
         return migrate_to(settings, args.url)
+    if command == "set-webhook":
+        from bot.ops import set_webhook
+
+        return set_webhook(settings)
     return run(settings)
 
 

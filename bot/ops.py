@@ -162,3 +162,36 @@ def migrate_to(settings: Settings, url: str) -> int:
         f"Set database.url = {url!r} (or ESSAIM_DATABASE__URL) and start the bot."
     )
     return 0
+
+
+def set_webhook(settings: Settings) -> int:
+    """The deploy command: point Telegram at the proxy in front of the workers, keeping the
+    updates it holds (never `drop_pending_updates`). The lease holder sets it too at start."""
+    telegram = settings.telegram
+    if telegram.token is None or not telegram.webhook_url or telegram.webhook_secret is None:
+        print("set-webhook needs telegram.token, telegram.webhook_url and webhook_secret")
+        return 1
+    try:
+        asyncio.run(_set_webhook(settings))
+    except Exception as error:
+        print(f"setWebhook failed: {_one_line(error)}")
+        return 1
+    print(f"webhook set to {telegram.webhook_url}")
+    return 0
+
+
+async def _set_webhook(settings: Settings) -> None:
+    from telegram import Bot
+
+    from bot.lifecycle import ALLOWED_UPDATES
+
+    telegram = settings.telegram
+    assert telegram.token is not None and telegram.webhook_secret is not None
+    bot = Bot(telegram.token.get_secret_value(), base_url=telegram.base_url)
+    async with bot:
+        await bot.set_webhook(
+            str(telegram.webhook_url),
+            secret_token=telegram.webhook_secret.get_secret_value(),
+            allowed_updates=ALLOWED_UPDATES,
+            drop_pending_updates=False,
+        )

@@ -10,8 +10,9 @@ reserves a run of consecutive slots `1 / rate` apart (storage/leases.BudgetRepos
 - bulk sends (the lease holder's outbox) are granted in small chunks, and only while the
   budget is not already reserved more than `horizon` ahead: a reply from any worker then
   waits at most about `horizon` plus one chunk, and replies go first across processes too;
-- a granted slot is used at its instant or a little later (`late`), never earlier, and is
-  dropped when missed, so that no sliding second ever holds more than the limit; a new
+- a granted slot is used at its instant or a little later (`late`: one slot, more for paid
+  sends, where each process's limiter also counts its sliding second), never earlier, and
+  is dropped when missed, so that lateness never piles sends up; a new
   lease holder continues the same schedule: Telegram sees no burst at failover;
 - a 429 pushes the shared schedule past `retry_after`, so every worker pauses.
 """
@@ -48,7 +49,7 @@ class SharedBudget:
         self.repo = repo
         self.name = name
         self.interval = 1.0 / rate
-        self.late = max(late, self.interval / 4)
+        self.late = max(late, self.interval)
         self.chunk = max(1, round(rate * chunk_seconds))
         self.horizon = horizon
         self._slots: deque[float] = deque()
