@@ -8,7 +8,7 @@ import inspect
 import sys
 import time
 
-MODULES = ["bench_pairs", "bench_calls", "bench_inbound", "bench_ops"]
+MODULES = ["bench_pairs", "bench_calls", "bench_inbound", "bench_ops", "bench_workers"]
 
 
 def main() -> int:

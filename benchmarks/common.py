@@ -57,6 +57,7 @@ class ServerProcess:
             "per_chat_per_second": "--per-chat",
             "paid_broadcast_per_second": "--paid-rate",
             "latency": "--latency",
+            "webhook_connections": "--webhook-connections",
         }
         for key, value in self.limits.items():
             if value is not None:

@@ -6,27 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from bot.clock import FakeClock
 from bot.dispatcher import FLUSH_EVERY
 from sandbox.balancer import Balancer
+from sandbox.cluster import WorkerProcess, holder_of, worker_env
 from sandbox.fakeapi import FakeTelegram
 from storage.calls import NewCall
 from storage.db import open_database
 from tests import pg
 from tests.conftest import COORDINATOR_ID, TOKEN, BotHarness, make_settings
 from tests.helpers import seed_members
-from tests.test_ops_run import SECRET, free_port
+from tests.test_ops_run import SECRET
 
 pytestmark = pytest.mark.skipif(pg.URL is None, reason="several workers need PostgreSQL")
 
@@ -37,72 +33,18 @@ most of it); benchmarks/bench_workers.py runs the 10,000-recipient call on two w
 MAX_IN_FLIGHT = 32
 
 
-class WorkerProcess:
-    def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env = env
-        self.log = log
-        self.health_port = int(env["ESSAIM_HEALTH__PORT"])
-        self.proc: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> WorkerProcess:
-        with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "bot", "--config", "absent.toml", "--log-level"),
-                *("WARNING", "run"),
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=out,
-            )
-        return self
-
-    async def health(self) -> dict[str, Any] | None:
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session,
-                session.get(f"http://127.0.0.1:{self.health_port}/healthz") as response,
-            ):
-                result: dict[str, Any] = await response.json()
-                return result
-        except (aiohttp.ClientError, TimeoutError):
-            return None
-
-    async def stop(self) -> None:
-        if self.proc is None or self.proc.returncode is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.proc.wait(), 30)
-        except TimeoutError:
-            self.proc.kill()
-            await self.proc.wait()
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-
-def worker_env(server: FakeTelegram, url: str, hook: str) -> dict[str, str]:
-    port = free_port()
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ESSAIM_")},
-        "ESSAIM_TELEGRAM__TOKEN": TOKEN,
-        "ESSAIM_TELEGRAM__BASE_URL": server.base_url,
-        "ESSAIM_TELEGRAM__BASE_FILE_URL": server.base_file_url,
-        "ESSAIM_TELEGRAM__MODE": "webhook",
-        "ESSAIM_TELEGRAM__WEBHOOK_PORT": str(port),
-        "ESSAIM_TELEGRAM__WEBHOOK_URL": hook,
-        "ESSAIM_TELEGRAM__WEBHOOK_PATH": "/telegram",
-        "ESSAIM_TELEGRAM__WEBHOOK_SECRET": SECRET,
-        "ESSAIM_DATABASE__URL": url,
-        "ESSAIM_HEALTH__ENABLED": "true",
-        "ESSAIM_HEALTH__PORT": str(free_port()),
-        "ESSAIM_SENDING__ALLOW_PAID_BROADCAST": "true",
-        "ESSAIM_SENDING__MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
-        "ESSAIM_SCHEDULER__TICK_SECONDS": "3600",
-        "ESSAIM_COORDINATORS": f"[{COORDINATOR_ID}]",
-    }
+def env_for(server: FakeTelegram, url: str, hook: str) -> dict[str, str]:
+    env = worker_env(
+        TOKEN,
+        server.base_url,
+        url,
+        hook,
+        SECRET,
+        SENDING__ALLOW_PAID_BROADCAST="true",
+        SENDING__MAX_IN_FLIGHT=str(MAX_IN_FLIGHT),
+        COORDINATORS=f"[{COORDINATOR_ID}]",
+    )
+    return {**env, "ESSAIM_TELEGRAM__BASE_FILE_URL": server.base_file_url}
 
 
 async def publish_call(server: FakeTelegram, tmp_path: Path, url: str) -> None:
@@ -152,16 +94,6 @@ async def balancer() -> AsyncIterator[Balancer]:
         await proxy.stop()
 
 
-async def holder_of(workers: list[WorkerProcess]) -> WorkerProcess:
-    for _ in range(200):
-        for worker in workers:
-            health = await worker.health()
-            if health is not None and health["lease"] == "held":
-                return worker
-        await asyncio.sleep(0.1)
-    raise AssertionError("no worker took the lease")
-
-
 async def test_kill_9_of_the_lease_holder_mid_call_misses_nobody(
     server: FakeTelegram, tmp_path: Path, balancer: Balancer, _postgres_database: str
 ) -> None:
@@ -174,11 +106,9 @@ async def test_kill_9_of_the_lease_holder_mid_call_misses_nobody(
     print(f"published in {clock() - began:.1f} s")
     hook = balancer.url + "/telegram"
     workers = [
-        WorkerProcess(worker_env(server, url, hook), tmp_path / f"worker{n}.log") for n in (1, 2)
+        WorkerProcess(env_for(server, url, hook), tmp_path / f"worker{n}.log") for n in (1, 2)
     ]
-    balancer.upstreams += [
-        f"http://127.0.0.1:{w.env['ESSAIM_TELEGRAM__WEBHOOK_PORT']}" for w in workers
-    ]
+    balancer.upstreams += [w.upstream for w in workers]
     balancer.forwarded.update(dict.fromkeys(balancer.upstreams, 0))
     try:
         for worker in workers:

@@ -27,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--deliver-on-timeout", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--webhook-connections", type=int, default=1, help="webhook requests at once"
+    )
+    parser.add_argument(
         "--users", default="", help="bulk users as START-STOP (stop excluded), e.g. 10000-20000"
     )
     return parser
@@ -58,6 +61,7 @@ async def _serve(args: argparse.Namespace) -> None:
         timeout_rate=args.timeout_rate,
         timeout_delay=args.timeout_delay,
         deliver_on_timeout=args.deliver_on_timeout,
+        webhook_connections=args.webhook_connections,
     )
     if args.users:
         start, stop = (int(x) for x in args.users.split("-", 1))

@@ -36,6 +36,7 @@ class ServerCore:
     callback_query_ttl: float
     webhook_max_attempts: int
     webhook_retry_delay: float
+    webhook_connections: int
     webhook_dropped: int
     _subscribers: list[Subscriber]
     _event_queue: asyncio.Queue[ServerEvent] | None

@@ -74,6 +74,7 @@ class FakeTelegram(ChatExtras):
         callback_query_ttl: float = 15.0,
         webhook_max_attempts: int = 3,
         webhook_retry_delay: float = 0.05,
+        webhook_connections: int = 1,
     ) -> None:
         self.token = token
         self.host = host
@@ -95,6 +96,7 @@ class FakeTelegram(ChatExtras):
         self.callback_query_ttl = callback_query_ttl
         self.webhook_max_attempts = webhook_max_attempts
         self.webhook_retry_delay = webhook_retry_delay
+        self.webhook_connections = webhook_connections
         self.webhook_dropped = 0
 
         self._init_users()

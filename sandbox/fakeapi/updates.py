@@ -188,7 +188,47 @@ class UpdateDelivery(UserDirectory):
     def _start_webhook_task(self) -> None:
         if self._webhook_task is not None:
             self._webhook_task.cancel()
-        self._webhook_task = asyncio.create_task(self._webhook_loop(self._webhook_url))
+        if self.webhook_connections > 1:
+            self._webhook_task = asyncio.create_task(self._webhook_pool(self._webhook_url))
+        else:
+            self._webhook_task = asyncio.create_task(self._webhook_loop(self._webhook_url))
+
+    async def _webhook_pool(self, url: str) -> None:
+        """Like Telegram's `max_connections`: several requests at once, each update taken
+        off the queue while it is pushed (and put back first if it must be tried again)."""
+        headers = {}
+        if self._webhook_secret:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self._webhook_secret
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            await asyncio.gather(
+                *(
+                    self._webhook_pusher(session, url, headers)
+                    for _ in range(self.webhook_connections)
+                )
+            )
+
+    async def _webhook_pusher(
+        self, session: aiohttp.ClientSession, url: str, headers: dict[str, str]
+    ) -> None:
+        while self._webhook_url == url:
+            if not self._updates:
+                self._webhook_wake.clear()
+                await self._webhook_wake.wait()
+                continue
+            update = self._updates.popleft()
+            for attempt in range(1, self.webhook_max_attempts + 1):
+                try:
+                    async with session.post(url, json=update, headers=headers) as response:
+                        await response.read()
+                        if 200 <= response.status < 300:
+                            break
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                self._webhook_last_error = (int(time.time()), "Wrong response from the webhook")
+                await asyncio.sleep(self.webhook_retry_delay * attempt)
+            else:
+                self.webhook_dropped += 1
 
     async def _webhook_loop(self, url: str) -> None:
         """Push updates one by one like Telegram; retry failures, then give up on one."""
