@@ -85,7 +85,13 @@ async def _publish(url: str, server: ServerProcess, members: range) -> None:
 
 
 async def _round(
-    members: int, kill: bool, workdir: Path, *, workers_count: int = 2, presses: int = 0
+    members: int,
+    kill: bool,
+    workdir: Path,
+    *,
+    workers_count: int = 2,
+    presses: int = 0,
+    shared: bool = True,
 ) -> dict[str, Any]:
     recipients = range(FIRST_ID, FIRST_ID + members)
     url = await _scratch(f"essaim_bench_workers_{os.getpid()}")
@@ -100,7 +106,11 @@ async def _round(
         server.add_users(recipients.start, recipients.stop)
         await _publish(url, server, recipients)
         proxy = await Balancer([]).start()
-        env = dict(SENDING__MAX_IN_FLIGHT=str(MAX_IN_FLIGHT), COORDINATORS="[1]")
+        env = dict(
+            SENDING__MAX_IN_FLIGHT=str(MAX_IN_FLIGHT),
+            COORDINATORS="[1]",
+            WORKERS__SHARED_BUDGET=str(shared).lower(),
+        )
         workers = [
             WorkerProcess(
                 worker_env(TOKEN, server.base_url, url, proxy.url + "/telegram", SECRET, **env),
@@ -172,6 +182,8 @@ def run(quick: bool = False) -> list[str]:
     press_members, presses = (100, 600) if quick else (200, 2_000)
     with tempfile.TemporaryDirectory() as tmp:
         call = asyncio.run(_round(members, False, Path(tmp)))
+        # Baseline, same run: one worker pacing alone, as a single process does.
+        alone = asyncio.run(_round(members, False, Path(tmp), workers_count=1, shared=False))
         crash = asyncio.run(_round(failover_members, True, Path(tmp)))
         one, two = (
             asyncio.run(_round(press_members, False, Path(tmp), workers_count=n, presses=presses))[
@@ -179,9 +191,11 @@ def run(quick: bool = False) -> list[str]:
             ]
             for n in (1, 2)
         )
-    stats = call["stats"]
+    stats, base = call["stats"], alone["stats"]
     gap, duplicates = _failover(crash)
     return [
+        f"workers.call_one_worker_unshared n={members} rate={rate_of(base):.2f}/s "
+        f"ratio={rate_of(base) / 30:.3f} 429s={base['too_many_requests']} (baseline)",
         f"workers.call_two_workers n={members} rate={rate_of(stats):.2f}/s "
         f"ratio={rate_of(stats) / 30:.3f} of 30/s 429s={stats['too_many_requests']} "
         f"max_in_1s={stats['max_per_second']} (target >=0.97, 0 429s)",

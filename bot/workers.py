@@ -16,9 +16,6 @@ from bot.updater import DurableUpdater
 
 LOST_GRACE_SECONDS = 1.0
 """Sends already on their way when the lease is lost may finish this long, then are dropped."""
-PAID_LATE_SECONDS = 0.05
-"""How late a paid slot may still be used: at 1,000/s one slot is shorter than a loop turn,
-and the holder's own limiter keeps counting its sliding second (bot/ratelimit/buckets.py)."""
 
 
 async def start_worker(
@@ -56,7 +53,6 @@ def share_budget(limiter: Any, lease: SoleLease, settings: Settings) -> None:
             repo,
             "paid",
             sending.paid_messages_per_second * sending.rate_margin,
-            late=PAID_LATE_SECONDS,
         )
         if sending.allow_paid_broadcast
         else None

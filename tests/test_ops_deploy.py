@@ -62,7 +62,14 @@ def assert_parses(argv: list[str]) -> None:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         pytest.fail(f"python -m bot {' '.join(argv)}: rejected by the parser ({exc})")
-    assert args.command in {"run", "check-config", "backup", "restore", "migrate-to"}
+    assert args.command in {
+        "run",
+        "check-config",
+        "backup",
+        "restore",
+        "migrate-to",
+        "set-webhook",
+    }
 
 
 def test_setting_lookup_is_strict() -> None:

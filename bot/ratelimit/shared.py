@@ -10,9 +10,10 @@ reserves a run of consecutive slots `1 / rate` apart (storage/leases.BudgetRepos
 - bulk sends (the lease holder's outbox) are granted in small chunks, and only while the
   budget is not already reserved more than `horizon` ahead: a reply from any worker then
   waits at most about `horizon` plus one chunk, and replies go first across processes too;
-- a granted slot is used at its instant or a little later (`late`: one slot, more for paid
-  sends, where each process's limiter also counts its sliding second), never earlier, and
-  is dropped when missed, so that lateness never piles sends up; a new
+- a granted slot is used at its instant or later, never earlier; a slot missed by more than
+  `late` (a quarter of a second: a busy event loop) is dropped. Lateness cannot bunch
+  sends up: the worker's own limiter still spaces them and counts its sliding second
+  (bot/ratelimit/buckets.py), the slots only decide whose turn it is; a new
   lease holder continues the same schedule: Telegram sees no burst at failover;
 - a 429 pushes the shared schedule past `retry_after`, so every worker pauses.
 """
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 CHUNK_SECONDS = 0.2
 HORIZON_SECONDS = 0.25
 RETRY_SECONDS = 0.5
+LATE_SECONDS = 0.25
 
 
 class SharedBudget:
@@ -42,14 +44,14 @@ class SharedBudget:
         name: str,
         rate: float,
         *,
-        late: float = 0.0,
+        late: float = LATE_SECONDS,
         chunk_seconds: float = CHUNK_SECONDS,
         horizon: float = HORIZON_SECONDS,
     ) -> None:
         self.repo = repo
         self.name = name
         self.interval = 1.0 / rate
-        self.late = max(late, self.interval)
+        self.late = late
         self.chunk = max(1, round(rate * chunk_seconds))
         self.horizon = horizon
         self._slots: deque[float] = deque()
