@@ -1,4 +1,4 @@
--- Several workers on one database (PostgreSQL twin of ../0014_workers.sql): the lease with
+-- Several workers on one database (PostgreSQL twin of ../0015_workers.sql): the lease with
 -- its fencing token, the shared sending budget, the token each delivery was claimed under.
 -- Times come from the server's own clock (clock_timestamp()), never a worker's.
 CREATE TABLE leases (
