@@ -349,11 +349,11 @@ def _uploader(application: Application[Any, Any, Any, Any, Any, Any]) -> Any:
     return upload
 
 
-def _draw_results(results: Any, other_label: str) -> bytes:
+def _draw_results(results: Any, text: Any) -> bytes:
     # Imported on first use: matplotlib alone would add tens of MB to every idle bot.
     from bot.consultation_chart import render_results
 
-    return render_results(results, other_label)
+    return render_results(results, text)
 
 
 async def _post_stop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -106,9 +106,9 @@ async def _send_results(
         return False
     from bot.consultation_chart import render_results
 
-    other = label(context, lang, "consultations.chart_other")
-    png = await asyncio.to_thread(render_results, found, other)
-    caption = context.services.consultation_results.caption(found.consultation, lang, found)
+    results = context.services.consultation_results
+    png = await asyncio.to_thread(render_results, found, results.chart_text(lang, found))
+    caption = results.caption(found.consultation, lang, found)
     await context.bot.send_photo(
         chat.id, InputFile(png, filename=f"consultation-{cid}.png"), caption=caption
     )

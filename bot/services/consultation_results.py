@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.services.consultation_buttons import ConsultAction, ConsultPress
-from bot.services.consultation_engine import Results
+from bot.services.consultation_engine import BREAKDOWN_MIN, Results
 from bot.services.consultations import (
     KIND,
     KIND_RESULTS,
@@ -31,9 +32,37 @@ from storage.outbox import Button, NewDelivery, Payload
 
 log = logging.getLogger(__name__)
 
+TERRITORY_ROWS = 12
+"""Territories drawn one per bar on the picture; the smaller ones share a last bar, so that
+the picture stays readable on a phone whatever the number of territories."""
+
+
+@dataclass(frozen=True)
+class ChartText:
+    """The words of the results picture, in the reader's language, and its territory rows:
+    the same territories and counts as the text summary (only where at least
+    `BREAKDOWN_MIN` answered), the largest first."""
+
+    other: str
+    territories_title: str = ""
+    territories: list[tuple[str, int]] = field(default_factory=list)
+
+
+def territory_rows(
+    by_territory: dict[str, int], more: Callable[[int], str], limit: int = TERRITORY_ROWS
+) -> list[tuple[str, int]]:
+    """At most `limit` bars: the largest territories, then one bar "N autres territoires"
+    holding the rest (each of them counted at least `BREAKDOWN_MIN`, so nobody stands out)."""
+    ordered = sorted(by_territory.items(), key=lambda item: (-item[1], item[0]))
+    if len(ordered) <= limit:
+        return ordered
+    kept, rest = ordered[: limit - 1], ordered[limit - 1 :]
+    return [*kept, (more(len(rest)), sum(n for _, n in rest))]
+
+
 Uploader = Callable[[int, bytes, str], Awaitable[str]]
 """Sends a picture to one chat and returns its file id (so that it is uploaded once)."""
-Drawer = Callable[[Results, str], bytes]
+Drawer = Callable[[Results, ChartText], bytes]
 
 
 class ConsultationResults:
@@ -153,8 +182,7 @@ class ConsultationResults:
         results = await self.engine.results(consultation)
         coordinator = consultation.coordinator_id
         lang = await self.language(coordinator)
-        other = plain(self._t(lang, "consultations.chart_other"))
-        png = await asyncio.to_thread(self._drawer, results, other)
+        png = await asyncio.to_thread(self._drawer, results, self.chart_text(lang, results))
         caption = self.caption(consultation, lang, results)
         file_id = consultation.results_file_id or await self._uploader(coordinator, png, caption)
         async with self.db.transaction():
@@ -177,6 +205,18 @@ class ConsultationResults:
                     )
                 )
             await self.outbox.enqueue(copies)
+
+    def chart_text(self, lang: str, results: Results) -> ChartText:
+        def more(count: int) -> str:
+            return plain(self._t(lang, "consultations.chart_more_territories", count=count))
+
+        return ChartText(
+            other=plain(self._t(lang, "consultations.chart_other")),
+            territories_title=plain(
+                self._t(lang, "consultations.chart_territories", least=BREAKDOWN_MIN)
+            ),
+            territories=territory_rows(results.by_territory, more),
+        )
 
     def caption(self, consultation: Consultation, lang: str, results: Results) -> str:
         text = self._t(
