@@ -8,7 +8,14 @@ import inspect
 import sys
 import time
 
-MODULES = ["bench_pairs", "bench_calls", "bench_inbound", "bench_ops", "bench_workers"]
+MODULES = [
+    "bench_pairs",
+    "bench_calls",
+    "bench_inbound",
+    "bench_ops",
+    "bench_workers",
+    "bench_consultations",
+]
 
 
 def main() -> int:

@@ -156,12 +156,15 @@ async def render_member(
         if view.seen is Seen.QUESTION
         else done_screen(context, lang, view)
     )
+    if query is not None:
+        # The answer is stored: the spinner stops now. The next question is a message that
+        # waits its turn within the bot's 30 a second, which takes seconds when thousands
+        # answer at once (benchmarks/bench_consultations.py); the press must not wait too.
+        await answer(query)
     if new_message:
         await reply(update, context, *screen)
     else:
         await show(update, context, *screen)
-    if query is not None:
-        await answer(query)
 
 
 async def _member_press(

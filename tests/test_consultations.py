@@ -160,7 +160,8 @@ async def test_a_consultation_from_draft_to_results(server, make_bot, clock):
     late = await user(6005).press("Répondre", invite_of(user(6005)))
     assert "close" in late.text and late.show_alert
     await coord.send("Nous ouvrons un atelier compost en avril.")
-    await coord.receive(contains="Les résultats partent")
+    # The picture is drawn first: matplotlib's first import takes seconds on a loaded machine.
+    await coord.receive(contains="Les résultats partent", timeout=30)
     await bot.drain()
     for uid in (6002, 6003, 6004):
         got = await user(uid).receive(contains="Résultats de la consultation")

@@ -40,6 +40,7 @@ def add_control_routes(app: web.Application, server: FakeTelegram) -> None:
     app.router.add_post("/_control/users/{user_id}/press", api.user_press)
     app.router.add_post("/_control/users/{user_id}/block", api.user_block)
     app.router.add_post("/_control/press_storm", api.press_storm)
+    app.router.add_post("/_control/answer_storm", api.answer_storm)
 
 
 class ControlApi:
@@ -158,6 +159,20 @@ class ControlApi:
             return _error(400, "texts: at least one button text")
         result = await storm(users, texts, int(body["presses"]), int(body.get("concurrency", 32)))
         return web.json_response(result)
+
+    async def answer_storm(self, request: web.Request) -> web.Response:
+        """People going through a questionnaire (sandbox.fakeapi.questionnaires):
+        `{"users": [first, stop], "steps": [[texts], ...], "concurrency": c}`."""
+        from sandbox.fakeapi.questionnaires import answer_storm
+
+        body: dict[str, Any] = await request.json()
+        first, stop = (int(v) for v in body["users"])
+        users = [u for i in range(first, stop) if (u := self.server.get_user(i)) is not None]
+        steps = [[str(t) for t in step] for step in body.get("steps") or [] if step]
+        if not users or not steps:
+            return _error(400, "users and steps (lists of button texts) are needed")
+        concurrency = int(body.get("concurrency", 32))
+        return web.json_response(await answer_storm(users, steps, concurrency))
 
     async def user_block(self, request: web.Request) -> web.Response:
         user = self.user_of(request)
