@@ -34,6 +34,8 @@ from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
+from bot.services.circle_decision_drafts import DecisionDrafts
+from bot.services.circle_decisions import CircleDecisions
 from bot.services.circles import CircleService
 from bot.services.consultation_admin import ConsultationAdmin
 from bot.services.consultation_drafts import ConsultationDrafts
@@ -62,6 +64,7 @@ def feature_modules() -> list[ModuleType]:
     """Every feature's handler module, in registration order (commands before free text)."""
     from handlers import (
         calls,
+        circle_decisions,
         circles,
         consultations,
         coordinator,
@@ -81,6 +84,7 @@ def feature_modules() -> list[ModuleType]:
         profile,
         calls,
         consultations,
+        circle_decisions,
         moderation,
         initiatives,
         pairs,
@@ -102,6 +106,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
     consultations = ConsultationService(
         db, settings, clock, texts, outbox, members, broadcasts, audience
     )
+    decisions = CircleDecisions(consultations)
     services = Services(
         settings=settings,
         clock=clock,
@@ -120,6 +125,8 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         consultation_drafts=ConsultationDrafts(consultations),
         consultation_admin=ConsultationAdmin(consultations),
         consultation_results=ConsultationResults(consultations),
+        circle_decisions=decisions,
+        decision_drafts=DecisionDrafts(decisions),
         initiatives=InitiativeService(db, settings, clock, texts, outbox, members),
         pairs=PairService(db, settings, clock, texts, outbox, members),
         conversations=ConversationService(db, clock),
@@ -141,6 +148,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         *services.call_management.sweepers(),
         *services.consultations.sweepers(),
         *services.consultation_results.sweepers(),
+        *services.circle_decisions.sweepers(),
         services.initiatives.announce_new_proposals,
         services.initiatives.send_digests,
         services.pairs.sweep,

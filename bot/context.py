@@ -16,6 +16,8 @@ from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
 from bot.services.calls import CallService
+from bot.services.circle_decision_drafts import DecisionDrafts
+from bot.services.circle_decisions import CircleDecisions
 from bot.services.circles import CircleService
 from bot.services.consultation_admin import ConsultationAdmin
 from bot.services.consultation_drafts import ConsultationDrafts
@@ -58,6 +60,8 @@ class Services:
     consultation_drafts: ConsultationDrafts
     consultation_admin: ConsultationAdmin
     consultation_results: ConsultationResults
+    circle_decisions: CircleDecisions
+    decision_drafts: DecisionDrafts
     initiatives: InitiativeService
     pairs: PairService
     conversations: ConversationService

@@ -24,6 +24,7 @@ MEMBER = [
     "initiatives",
     "mesinitiatives",
     "cercles",
+    "decider",
     "binome",
     "signaler",
     "messignalements",

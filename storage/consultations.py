@@ -158,7 +158,7 @@ class ConsultationRepository:
     async def for_coordinator(self, coordinator_id: int, limit: int = 10) -> list[Consultation]:
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM consultations WHERE coordinator_id = ? "
-            "ORDER BY id DESC LIMIT ?",
+            "AND owner_kind = 'audience' ORDER BY id DESC LIMIT ?",
             (coordinator_id, limit),
         )
         return [_consultation(r) for r in rows]
@@ -171,11 +171,12 @@ class ConsultationRepository:
         )
         return [_consultation(r) for r in rows]
 
-    async def expired(self, now: datetime) -> list[Consultation]:
+    async def expired(self, now: datetime, owner_kind: str = "audience") -> list[Consultation]:
+        """Open ones past their closing, of one kind of audience (each closes its own way)."""
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM consultations WHERE status = 'open' AND closes_at <= ? "
-            "ORDER BY id",
-            (now,),
+            "AND owner_kind = ? ORDER BY id",
+            (now, owner_kind),
         )
         return [_consultation(r) for r in rows]
 
@@ -184,8 +185,8 @@ class ConsultationRepository:
         message, or closed before `before` (the wait for that message is over)."""
         rows = await self.db.fetch_all(
             f"SELECT {_COLUMNS} FROM consultations WHERE status = 'closed' "
-            "AND results_sent_at IS NULL AND (outcome IS NOT NULL OR closed_at <= ?) "
-            "ORDER BY id",
+            "AND owner_kind = 'audience' AND results_sent_at IS NULL "
+            "AND (outcome IS NOT NULL OR closed_at <= ?) ORDER BY id",
             (before,),
         )
         return [_consultation(r) for r in rows]

@@ -258,15 +258,16 @@ EXPORTS: dict[str, tuple[tuple[str, ...], str]] = {
             "destinataires",
             "questions",
         ),
+        # A circle's decisions stay its members' business: coordinators do not read circles.
         "SELECT id, coordinator_id, title, anonymous, status, sent_at, closes_at, recipients, "
-        "questions FROM consultations ORDER BY id",
+        "questions FROM consultations WHERE owner_kind = 'audience' ORDER BY id",
     ),
     # Anonymous consultations: who answered what is never exported (no member id).
     "reponses_consultations": (
         ("consultation", "membre", "question", "choix", "autre_reponse", "repondu"),
         "SELECT a.consultation_id, CASE WHEN c.anonymous THEN NULL ELSE a.member_id END, "
         "a.question + 1, a.choices, a.other, a.answered_at FROM consultation_answers a "
-        "JOIN consultations c ON c.id = a.consultation_id "
+        "JOIN consultations c ON c.id = a.consultation_id WHERE c.owner_kind = 'audience' "
         "ORDER BY a.consultation_id, a.question, a.answered_at",
     ),
 }

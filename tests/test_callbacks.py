@@ -12,7 +12,9 @@ import pytest
 from bot.callbacks import LIMIT, CallbackError, Pick, Press
 from bot.inputs import strict_int
 from bot.services.call_buttons import CallAction, CallPress, CallReply
+from bot.services.circle_decision_buttons import DecisionPress
 from bot.services.circles import CirclePress
+from bot.services.consultation_buttons import ConsultPress
 from bot.services.conversations import FlowPress
 from bot.services.initiatives import InitiativePress, ModerationAction, ModerationPress
 from bot.services.member_invites import InvitePress
@@ -30,6 +32,8 @@ from tests.test_calls import FAST, draft_call, start_coordinator
 MODELS: list[type[Press]] = [
     CallPress,
     CirclePress,
+    ConsultPress,
+    DecisionPress,
     FlowPress,
     InitiativePress,
     InvitePress,

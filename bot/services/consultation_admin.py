@@ -46,7 +46,9 @@ class ConsultationAdmin:
     async def get(self, consultation_id: int, coordinator_id: int) -> Consultation | None:
         if not await self.members.is_coordinator(coordinator_id):
             return None
-        return await self.repo.get(consultation_id)
+        found = await self.repo.get(consultation_id)
+        # A circle's decision is its members' business: coordinators do not read circles.
+        return found if found is not None and found.owner_kind == "audience" else None
 
     async def list(self, coordinator_id: int) -> list[tuple[Consultation, int]] | None:
         if not await self.members.is_coordinator(coordinator_id):
@@ -109,7 +111,7 @@ class ConsultationAdmin:
             return None
         now = self.clock.now()
         async with self.db.transaction():
-            consultation = await self.repo.get(consultation_id)
+            consultation = await self.get(consultation_id, coordinator_id)
             if consultation is None or not self.service.engine.is_open(consultation):
                 return None
             if not await self.repo.mark_reminded(consultation_id, now):

@@ -138,7 +138,9 @@ class ConsultationResults:
         if not await self.members.is_coordinator(coordinator_id):
             return None
         consultation = await self.repo.get(consultation_id)
-        if consultation is None or not await self._close(consultation, self.clock.now()):
+        if consultation is None or consultation.owner_kind != "audience":
+            return None  # a circle's decision closes at its time, for its circle
+        if not await self._close(consultation, self.clock.now()):
             return None
         await self.audit.record(
             coordinator_id,
