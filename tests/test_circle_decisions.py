@@ -166,3 +166,41 @@ async def test_a_decision_draft_checks_what_is_typed(server, make_bot):
     await author.press("Annuler", author.last)
     await author.receive(contains="annulé")
     assert await ConsultationRepository(bot.services.db).all() == []
+
+
+async def test_a_stage_change_is_told_to_the_circle_once(server, make_bot):
+    from tests.test_initiatives import FAST as INITIATIVE_FAST
+    from tests.test_initiatives_life import press_on, seed_initiatives
+
+    bot = await make_bot(sending=INITIATIVE_FAST)
+    coco = await onboard(server, COORDINATOR_ID, "Coco", staff=True)
+    alice = await onboard(server, 7201, "Alice")
+    bob, erin, frank = [
+        await onboard(server, uid, name)
+        for uid, name in ((7202, "Bob"), (7203, "Erin"), (7204, "Frank"))
+    ]
+    dan = await onboard(server, 7205, "Dan", language="en")  # the technician: not a participant
+    [initiative_id] = await seed_initiatives(bot, 7201, [("Repair café", "Blaye", "Culture")])
+    for person in (bob, erin, frank):
+        await press_on(person, "Repair café", "Je veux participer")
+
+    async def circle_people(asked: int) -> tuple[list[int], list[int]]:
+        assert asked == initiative_id
+        return [7201, 7202, 7205], [7203]  # Frank did not join; Erin muted the circle
+
+    bot.services.initiatives.circle_people = circle_people
+    await coco.send("/initiatives")
+    await coco.receive(contains="Repair café")
+    await coco.press("🔎 Repair café")
+    [move] = [row[0] for row in coco.last.buttons if row[0].startswith("➡️")][:1]
+    await coco.press(move)
+    await bot.drain()
+
+    def told(user: Any) -> list[str]:
+        return [m.text for m in user.messages if "étape" in m.text or "stage" in m.text]
+
+    assert len(told(alice)) == 1 and "Votre initiative" in told(alice)[0]
+    assert len(told(bob)) == 1 and "Cercle « Repair café »" in told(bob)[0].replace("\xa0", " ")
+    assert len(told(dan)) == 1 and "Circle “Repair café”" in told(dan)[0]
+    assert told(erin) == []  # muted: the circle tells her nothing, and nothing else does
+    assert len(told(frank)) == 1 and "vous participez" in told(frank)[0]

@@ -3,6 +3,8 @@ confirmed, told to the author and the participants; the gardener offer at consol
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from bot.services.initiative_base import (
     Detail,
     InitiativeAction,
@@ -14,8 +16,14 @@ from bot.services.initiative_browsing import InitiativeBrowsing
 from bot.services.outbox import Button, Payload
 from storage.initiatives import Initiative
 
+CirclePeople = Callable[[int], Awaitable[tuple[list[int], list[int]]]]
+"""An initiative's circle: (members who listen to it, members who muted it); ([], []) when
+it has none. Set when circles are wired (bot/app.py)."""
+
 
 class InitiativeStages(InitiativeBrowsing):
+    circle_people: CirclePeople | None = None
+
     async def set_stage(self, actor_id: int, initiative_id: int, stage: str) -> Detail | None:
         """A coordinator moves the initiative on; the author and participants are told."""
         now = self.clock.now()
@@ -41,9 +49,16 @@ class InitiativeStages(InitiativeBrowsing):
             return await self.detail(actor_id, initiative_id)
 
     async def _tell_stage(self, item: Initiative, stage: str, actor_id: int) -> None:
+        """The author and the participants are told; those in the initiative's circle are
+        told once, as the circle (a muted circle tells nothing), not a second time as
+        participants. The author keeps their own notice (it may offer a gardener)."""
         participants = await self.repo.participants(item.id)
         recipients = [i for i in dict.fromkeys([item.author_id, *participants]) if i is not None]
-        recipients = [i for i in recipients if i != actor_id]
+        listening, muted = await self.circle_people(item.id) if self.circle_people else ([], [])
+        in_circle = (set(listening) | set(muted)) - {item.author_id}
+        recipients = [i for i in recipients if i != actor_id and i not in in_circle]
+        circle = [i for i in listening if i not in (actor_id, item.author_id)]
+        recipients += circle
         known = await self.member_repo.get_many(recipients)
         offer = stage == "consolidation" and not await self.repo.gardener_requested(item.id)
 
@@ -81,10 +96,12 @@ class InitiativeStages(InitiativeBrowsing):
                         ],
                     )
                 return Payload(text=text)
-            text = self.texts.get(
-                lang, "initiatives.stage_changed.participant", title=item.title, stage=stage_text
+            key = (
+                "circle_news.stage_changed"
+                if chat_id in circle
+                else ("initiatives.stage_changed.participant")
             )
-            return Payload(text=text)
+            return Payload(text=self.texts.get(lang, key, title=item.title, stage=stage_text))
 
         await self.outbox.notify(
             [r for r in recipients if r in known], "initiative.stage", render, ref_id=item.id
