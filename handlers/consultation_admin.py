@@ -155,12 +155,13 @@ async def on_admin_button(
         await answer(query)
         return
     if data.action is Act.NO_OUTCOME:
-        done = await context.services.consultation_results.set_outcome(who, cid, None)
-        if done is None:
+        results = context.services.consultation_results
+        if await results.set_outcome(who, cid, None) is None:
             await stale(update, context, lang)
             return
         await show(update, context, t(context, lang, "consultations.results_sent"))
         await answer(query)
+        await results.send_results()
         return
     if data.action is Act.CLOSE:
         if await context.services.consultation_results.close(cid, who) is None:

@@ -220,11 +220,12 @@ async def on_outcome(
             error += "\n\n" + your_text(context, lang, body.value)
         await reply(update, context, error)
         return
-    done = await context.services.consultation_results.set_outcome(
-        coord.telegram_id, None, body.value
-    )
+    results = context.services.consultation_results
+    done = await results.set_outcome(coord.telegram_id, None, body.value)
     key = "consultations.results_sent" if done else "common.stale"
     await reply(update, context, t(context, lang, key))
+    if done:
+        await results.send_results()
 
 
 async def on_button(update: Update, context: AppContext) -> None:

@@ -16,6 +16,10 @@ from tests.helpers import seed_members
 from tests.test_calls import FAST
 from tests.test_consultations import draft_consultation, start_coordinator
 
+DRAWING = 30.0
+"""Seconds to wait for the results picture: drawn in a thread after matplotlib's first
+import, which takes seconds on a loaded machine."""
+
 
 def png_size(png: bytes) -> tuple[int, int]:
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -126,7 +130,8 @@ async def test_the_picture_breaks_down_by_territory_as_the_summary_does(server, 
     await bot.drain()
     await coord.press("Envoyer les résultats sans message")
     await bot.drain()
-    got = await server.get_user(6420).receive(contains="Résultats de la consultation")
+    libourne = server.get_user(6420)
+    got = await libourne.receive(contains="Résultats de la consultation", timeout=DRAWING)
     assert got.photo is not None  # Libourne's people get the picture, without their line
     assert drawn[-1].territories == [("Blaye", 7), ("Cenon", 5)]
     assert "5" in drawn[-1].territories_title

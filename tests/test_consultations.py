@@ -16,6 +16,10 @@ from tests.conftest import COORDINATOR_ID
 from tests.helpers import onboard, seed_members
 from tests.test_calls import FAST
 
+DRAWING = 30.0
+"""Seconds to wait for the results picture: drawn in a thread after matplotlib's first
+import, which takes seconds on a loaded machine."""
+
 
 async def start_coordinator(server: Any, bot: Any) -> Any:
     coord = await onboard(server, COORDINATOR_ID, "Camille", staff=True)
@@ -160,15 +164,17 @@ async def test_a_consultation_from_draft_to_results(server, make_bot, clock):
     late = await user(6005).press("Répondre", invite_of(user(6005)))
     assert "close" in late.text and late.show_alert
     await coord.send("Nous ouvrons un atelier compost en avril.")
-    # The picture is drawn first: matplotlib's first import takes seconds on a loaded machine.
-    await coord.receive(contains="Les résultats partent", timeout=30)
+    await coord.receive(contains="Les résultats partent")
     await bot.drain()
     for uid in (6002, 6003, 6004):
-        got = await user(uid).receive(contains="Résultats de la consultation")
+        got = await user(uid).receive(contains="Résultats de la consultation", timeout=DRAWING)
         assert got.photo is not None and "atelier compost" in got.content
     assert not any("Résultats de la consultation" in m.content for m in user(6010).messages)
     photos = {m.photo for uid in (6002, 6003, 6004) for m in user(uid).messages if m.photo}
     assert len(photos) == 1  # uploaded once, the same file id for everyone
+    # The coordinator got the picture first (its upload gives the file id everyone reuses).
+    uploaded = await coord.receive(contains="Résultats de la consultation")
+    assert uploaded.photo is not None
     # Export: who answered what (not anonymous).
     await coord.press("📄 Export", detail)
     export = await coord.receive(contains="")
@@ -199,7 +205,7 @@ async def test_an_anonymous_export_has_no_member_ids(server, make_bot, clock):
     await coord.receive(contains="Qu'allez-vous faire")
     await coord.press("Envoyer les résultats sans message")
     await bot.drain()
-    await member.receive(contains="Résultats de la consultation")
+    await member.receive(contains="Résultats de la consultation", timeout=DRAWING)
     await coord.send("/consultations")
     listing = await coord.receive(contains="Vos consultations")
     await coord.press(listing.all_buttons[0])

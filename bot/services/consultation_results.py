@@ -153,7 +153,9 @@ class ConsultationResults:
     async def set_outcome(
         self, coordinator_id: int, consultation_id: int | None, outcome: str | None
     ) -> Consultation | None:
-        """The coordinator's "what we will do with it" (None: send the results without)."""
+        """The coordinator's "what we will do with it" (None: send the results without).
+        The caller then runs `send_results`, after telling the coordinator: drawing the
+        picture takes a while, the coordinator's screen should not wait for it."""
         if not await self.members.is_coordinator(coordinator_id):
             return None
         async with self.db.transaction():
@@ -165,7 +167,6 @@ class ConsultationResults:
             await self.conversations.clear(coordinator_id, OUTCOME_FLOW)
             if not await self.repo.set_outcome(consultation_id, outcome or ""):
                 return None
-        await self.send_results()
         return await self.repo.get(consultation_id)
 
     async def send_results(self) -> None:
