@@ -57,7 +57,8 @@ async def test_a_decision_answered_changed_and_closed_by_the_clock(server, make_
     server.add_users(others)
     await seed_members(bot, others)
     circle = [7000, *others, 7005]
-    bot.services.circle_decisions.attach(Circles({CIRCLE_ID: circle}))
+    circles = Circles({CIRCLE_ID: list(circle)})
+    bot.services.circle_decisions.attach(circles)
     assert utf16_len(LONG) == 60
     preview = await propose(
         author, "Quand faisons-nous la plantation ?", f"Mardi 18h\nJeudi 18h\n{LONG}"
@@ -103,6 +104,10 @@ async def test_a_decision_answered_changed_and_closed_by_the_clock(server, make_
     assert "plus valable" in ((await outsider.press_data(forged)).text or "")
     wrong = DecisionPress(DecisionAction.PICK, decision_id=decision.id, option=9).pack()
     assert "plus valable" in ((await member(7003).press_data(wrong)).text or "")
+    circles.members[CIRCLE_ID].remove(7003)  # 7003 leaves the circle: no more say in it
+    gone = await member(7003).press("1", member(7003).last)
+    assert "plus valable" in (gone.text or "")
+    circles.members[CIRCLE_ID].append(7003)
     results = await bot.services.consultations.engine.results(decision)
     assert results.questions[0].counts == [3, 1, 1] and results.respondents == 5
     # Coordinators do not read circles: no coordinator screen or close for a decision.

@@ -184,6 +184,10 @@ class CircleDecisions:
                 return DecisionView(Seen.UNKNOWN)
             if not await self.broadcasts.was_sent_to(KIND, decision_id, member_id):
                 return DecisionView(Seen.UNKNOWN)
+            if decision.owner_id is None or not await self.circle_title(
+                member_id, decision.owner_id
+            ):
+                return DecisionView(Seen.UNKNOWN)  # left or removed from the circle since
             started = await self.engine.start(decision, member_id, again=False)
             if started.seen is Seen.CLOSED:
                 return DecisionView(Seen.CLOSED, decision)
