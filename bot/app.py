@@ -168,6 +168,9 @@ def _wire_circles(services: Services) -> None:
     services.pairs.on_paired.append(circles.offer_technician)
     services.privacy.before_erase.append(circles.release_member)
     services.sweepers.insert(services.sweepers.index(services.outbox.prune), circles.sweep)
+    # Decisions are put to a circle's members; stage changes are told to it once.
+    services.circle_decisions.attach(circles)
+    services.initiatives.circle_people = circles.circle_people
 
 
 async def run_sweepers(services: Services) -> None:
