@@ -11,6 +11,7 @@ import time
 MODULES = [
     "bench_pairs",
     "bench_calls",
+    "bench_paid",
     "bench_inbound",
     "bench_ops",
     "bench_workers",

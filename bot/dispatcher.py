@@ -31,7 +31,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
@@ -39,9 +38,10 @@ from telegram.ext import ExtBot
 from bot.clock import Clock
 from bot.config import SendingSettings
 from bot.lease import Fence, LeaseLost
+from bot.sending import BulkSender, keyboard, lane_args
 from storage.db import Database
 from storage.members import MemberRepository
-from storage.outbox import Button, Delivery, DeliveryResult, OutboxRepository, Payload
+from storage.outbox import Delivery, DeliveryResult, OutboxRepository, Payload
 
 log = logging.getLogger(__name__)
 
@@ -52,79 +52,6 @@ START_WINDOW = 8  # requests in flight at first; grows by one per success up to 
 
 
 Observer = Callable[[Sequence[tuple[Delivery, DeliveryResult]]], Awaitable[None]]
-
-
-def markup(rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
-    """The one conversion of our buttons to Telegram's (handlers' screens and queued sends)."""
-    if not any(rows):
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(b.text, url=b.url)
-                if b.url
-                else InlineKeyboardButton(b.text, callback_data=b.data)
-                for b in row
-            ]
-            for row in rows
-            if row
-        ]
-    )
-
-
-def keyboard(payload: Payload) -> InlineKeyboardMarkup | None:
-    return markup(payload.buttons)
-
-
-def lane_args(bot: ExtBot[Any], lane: str) -> dict[str, str] | None:
-    """`rate_limit_args` naming the lane, for our limiter only: another limiter (PTB's
-    AIORateLimiter, measured as a baseline) reads that argument differently."""
-    from bot.ratelimit import PriorityRateLimiter
-
-    return {"lane": lane} if isinstance(bot.rate_limiter, PriorityRateLimiter) else None
-
-
-async def send_payload(
-    bot: ExtBot[Any],
-    chat_id: int,
-    payload: Payload,
-    *,
-    paid: bool = False,
-    limit_args: dict[str, Any] | None = None,
-) -> int:
-    """Render a stored payload as a Telegram message; return the new message's id."""
-    common: dict[str, Any] = {
-        "reply_markup": keyboard(payload),
-        "rate_limit_args": limit_args,
-        "allow_paid_broadcast": paid or None,
-    }
-    caption: dict[str, Any] = (
-        {"caption": payload.text, "parse_mode": ParseMode.HTML} if payload.text else {}
-    )
-    if payload.photo is not None:
-        sent = await bot.send_photo(chat_id, payload.photo, **caption, **common)
-    elif payload.document is not None:
-        document = payload.document
-        file: InputFile | str = (
-            InputFile(document.content, filename=document.filename)
-            if document.content is not None
-            else str(document.file)
-        )
-        sent = await bot.send_document(chat_id, file, **caption, **common)
-    elif payload.voice is not None:
-        sent = await bot.send_voice(chat_id, payload.voice, **caption, **common)
-    elif payload.location is not None:
-        where = payload.location
-        sent = await bot.send_location(chat_id, where.latitude, where.longitude, **common)
-    elif payload.copy_of is not None:
-        source = payload.copy_of
-        copied = await bot.copy_message(
-            chat_id, source.from_chat_id, source.message_id, **caption, **common
-        )
-        return copied.message_id
-    else:
-        sent = await bot.send_message(chat_id, payload.text, parse_mode=ParseMode.HTML, **common)
-    return sent.message_id
 
 
 def classify(
@@ -183,6 +110,9 @@ class Dispatcher:
         self._send_args: dict[str, Any] | None = self._bulk_args
         self.fence: Fence | None = None
         self.settings = settings
+        self.sender = BulkSender(
+            bot, paid=settings.allow_paid_broadcast, limit_args=self._send_args
+        )
         self.outbox = OutboxRepository(db)
         self.member_repo = MemberRepository(db)
         self._wake = asyncio.Event()
@@ -219,6 +149,7 @@ class Dispatcher:
         self.fence = fence
         if self._bulk_args is not None:
             self._send_args = {**self._bulk_args, "fence": fence}
+            self.sender.limit_args = self._send_args
 
     @property
     def _token(self) -> int | None:
@@ -311,13 +242,7 @@ class Dispatcher:
 
     async def _attempt(self, delivery: Delivery) -> DeliveryResult:
         try:
-            message_id = await send_payload(
-                self.bot,
-                delivery.chat_id,
-                delivery.payload,
-                paid=self.settings.allow_paid_broadcast,
-                limit_args=self._send_args,
-            )
+            message_id = await self.sender.send(delivery.chat_id, delivery.payload)
         except Exception as error:  # every failure is classified and recorded
             now = self.clock.now()
             result = classify(error, delivery, self.settings, now)

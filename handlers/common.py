@@ -21,8 +21,8 @@ from telegram.error import BadRequest
 
 from bot.callbacks import Press
 from bot.context import AppContext
-from bot.dispatcher import markup
 from bot.inputs import echo
+from bot.sending import markup
 from bot.texts import pick_language
 from storage.conversations import Conversation
 from storage.members import Member

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal, Self
@@ -131,14 +132,21 @@ _COLUMNS = (
 )
 
 
-def _delivery(row: Row) -> Delivery:
+def _delivery(row: Row, payloads: _Payloads | None = None) -> Delivery:
+    """A row as a model; with `payloads`, rows holding the same payload share one object."""
+    raw = row["payload"]
+    payload = payloads.get(raw) if payloads is not None else None
+    if payload is None:
+        payload = Payload.model_validate_json(raw)
+        if payloads is not None:
+            payloads.put(raw, payload)
     return Delivery(
         id=row["id"],
         chat_id=row["chat_id"],
         kind=row["kind"],
         ref_id=row["ref_id"],
         priority=row["priority"],
-        payload=Payload.model_validate_json(row["payload"]),
+        payload=payload,
         status=row["status"],
         attempts=row["attempts"],
         not_before=from_db_time(row["not_before"]),
@@ -149,9 +157,32 @@ def _delivery(row: Row) -> Delivery:
     )
 
 
+class _Payloads:
+    """The payloads claimed lately, by their stored JSON: a broadcast's rows hold one payload,
+    parsed once and shared (read-only) by all its deliveries, so the sender prepares its
+    request once (bot/sending.py)."""
+
+    SIZE = 64
+
+    def __init__(self) -> None:
+        self._by_json: OrderedDict[str, Payload] = OrderedDict()
+
+    def get(self, raw: str) -> Payload | None:
+        payload = self._by_json.get(raw)
+        if payload is not None:
+            self._by_json.move_to_end(raw)
+        return payload
+
+    def put(self, raw: str, payload: Payload) -> None:
+        self._by_json[raw] = payload
+        if len(self._by_json) > self.SIZE:
+            self._by_json.popitem(last=False)
+
+
 class OutboxRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._claimed_payloads = _Payloads()
 
     async def enqueue(self, deliveries: Sequence[NewDelivery], now: datetime) -> None:
         stamp = to_db_time(now)
@@ -197,7 +228,7 @@ class OutboxRepository:
                 "claim_token = ? WHERE id = ? AND status = 'queued'",
                 [(token, r["id"]) for r in rows],
             )
-        claimed = [_delivery(r) for r in rows]
+        claimed = [_delivery(r, self._claimed_payloads) for r in rows]
         for item in claimed:
             item.status = "sending"
             item.attempts += 1
