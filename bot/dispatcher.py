@@ -7,6 +7,13 @@ duplicates are messages that were sent but whose result was not recorded yet. Th
 never lets claimed-but-unrecorded rows exceed `max_in_flight + FLUSH_EVERY` (requests in
 flight plus results waiting for the next flush): that is the duplicate bound per crash.
 
+Stopping (SIGTERM) never makes a duplicate: after `sending.shutdown_grace_seconds` the sends
+still waiting for their turn are given up (they never left: queued again), but a request
+already on its way to Telegram is never cancelled, since Telegram may have accepted it: its
+answer is awaited (the HTTP timeouts bound the wait) and recorded. The one outcome nobody can
+know is a request whose answer never came (a timeout, sent or not): like any network failure
+it is queued again, so such a message may arrive twice; Telegram offers no way to tell.
+
 Failures: 403 (blocked, deactivated) and 400 "chat not found" mark the member 'blocked' and
 are never retried nor counted as failures; any other 400 is Telegram refusing this message:
 given up at once ('failed', with Telegram's reason). "We could not reach Telegram" (network
@@ -27,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,6 +127,10 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._on_wire: set[asyncio.Task[None]] = set()
+        """Sends whose request is on its way to Telegram: never cancelled (see `stop`)."""
+        self._given_up = False
+        """Past the shutdown grace: a send that has not left yet does not leave any more."""
         self._results: list[tuple[Delivery, DeliveryResult]] = []
         self._done_since_claim = 0
         self._window = float(min(START_WINDOW, settings.max_in_flight))
@@ -162,11 +173,15 @@ class Dispatcher:
         requeued = await self.outbox.requeue_in_flight()
         if requeued:
             log.info("dispatcher requeued %d deliveries left in flight", requeued)
-        self._stopping = False
+        self._stopping = self._given_up = False
         self._task = asyncio.create_task(self._run(), name="essaim-dispatcher")
 
     async def stop(self, grace: float = 10.0) -> None:
-        """Stop claiming, let in-flight sends finish (bounded by `grace`), record results."""
+        """Stop claiming, let in-flight sends finish (bounded by `grace`), record results.
+
+        After the grace, sends still waiting for their turn are cancelled (they never left,
+        and are queued again); those on the wire are awaited, never cancelled: Telegram may
+        have accepted them, and a send it accepted is recorded as sent."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -174,12 +189,36 @@ class Dispatcher:
                 await self._task
         if self._in_flight:
             _, pending = await asyncio.wait(self._in_flight, timeout=grace)
-            for task in pending:
+            self._given_up = True
+            on_wire = pending & self._on_wire
+            if on_wire:
+                log.info("dispatcher stopping: awaiting %d sends on the wire", len(on_wire))
+            for task in pending - on_wire:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
         await self.flush()
         await self.outbox.requeue_in_flight(self._token)
+
+    @property
+    def in_flight(self) -> int:
+        """Sends claimed and not finished: waiting for their turn or on the wire."""
+        return len(self._in_flight)
+
+    @contextlib.contextmanager
+    def _on_the_wire(self) -> Iterator[None]:
+        """Around each request to Telegram (each retry too): from here it may be accepted."""
+        if self._given_up:
+            raise asyncio.CancelledError  # stopping: it never left, so it is queued again
+        task = asyncio.current_task()
+        if task is None:
+            yield
+            return
+        self._on_wire.add(task)
+        try:
+            yield
+        finally:
+            self._on_wire.discard(task)
 
     async def _run(self) -> None:
         last_flush = asyncio.get_running_loop().time()
@@ -242,7 +281,9 @@ class Dispatcher:
 
     async def _attempt(self, delivery: Delivery) -> DeliveryResult:
         try:
-            message_id = await self.sender.send(delivery.chat_id, delivery.payload)
+            message_id = await self.sender.send(
+                delivery.chat_id, delivery.payload, on_wire=self._on_the_wire
+            )
         except Exception as error:  # every failure is classified and recorded
             now = self.clock.now()
             result = classify(error, delivery, self.settings, now)

@@ -23,9 +23,11 @@ it, and `tests/test_bulk_sending.py` checks that both paths put the same message
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -190,20 +192,31 @@ class BulkSender:
         self._prepared: OrderedDict[int, tuple[Payload, tuple[str, list[RequestParameter]]]]
         self._prepared = OrderedDict()
 
-    async def send(self, chat_id: int, payload: Payload) -> int:
-        """Send one payload to one chat; return the new message's id (errors are PTB's)."""
+    async def send(
+        self,
+        chat_id: int,
+        payload: Payload,
+        on_wire: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+    ) -> int:
+        """Send one payload to one chat; return the new message's id (errors are PTB's).
+
+        `on_wire` is entered around each request once the limiter lets it go (each retry
+        after a 429 too): from then on Telegram may accept it. Through PTB's methods that
+        moment is not visible, so it is entered before the limiter's wait."""
         prepared = self._prepare(payload) if self.lean else None
         if prepared is None:
-            return await send_payload(
-                self.bot, chat_id, payload, paid=self.paid, limit_args=self.limit_args
-            )
+            with on_wire():
+                return await send_payload(
+                    self.bot, chat_id, payload, paid=self.paid, limit_args=self.limit_args
+                )
         endpoint, params = prepared
         request = self.bot.request
         url = f"{self.bot.base_url}/{endpoint}"
         data = RequestData([RequestParameter("chat_id", str(chat_id), None), *params])
 
         async def post() -> dict[str, Any]:
-            result = await request.post(url, data)
+            with on_wire():
+                result = await request.post(url, data)
             if not isinstance(result, dict):
                 raise TypeError(f"{endpoint} answered {type(result).__name__}, not a message")
             return result

@@ -238,6 +238,11 @@ async def test_sigterm_mid_broadcast_then_restart_sends_each_exactly_once(
 
     first = await start_bot_process(env, config)
     await server.wait_until(lambda: server.stats.delivered >= 40, timeout=30)
+    # The broadcast stalls here, however fast or slow the machine: requests wait at the
+    # server's gate (a held request whose client gives up never arrives), so the SIGTERM
+    # below always comes mid-broadcast, with requests on the wire.
+    server.hold()
+    await server.wait_until(lambda: server.held > 0, timeout=30)
 
     # A second instance on the same database refuses to start while the first runs.
     second = await start_bot_process(env, config)
@@ -245,7 +250,10 @@ async def test_sigterm_mid_broadcast_then_restart_sends_each_exactly_once(
     assert second.returncode == 1
     assert "another Essaim is already running" in second_err.decode()
 
-    code, err = await stop_bot_process(first)
+    first.send_signal(signal.SIGTERM)
+    server.release()  # what was on the wire is answered during the shutdown grace
+    _, raw_err = await asyncio.wait_for(first.communicate(), 60)
+    code, err = first.returncode, raw_err.decode()
     assert code == 0, err
     assert "Traceback" not in err
     after_stop = statuses(db_path)

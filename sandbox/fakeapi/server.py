@@ -26,7 +26,7 @@ from sandbox.fakeapi.models import (
     ServerEvent,
     Stats,
 )
-from sandbox.fakeapi.protocol import FAULT_EXEMPT, JSON, ApiError, _bad
+from sandbox.fakeapi.protocol import FAULT_EXEMPT, JSON, MESSAGE_METHODS, ApiError, _bad
 from sandbox.fakeapi.rates import _ARRIVAL
 
 __all__ = ["ApiError", "FakeTelegram"]
@@ -109,6 +109,9 @@ class FakeTelegram(ChatExtras):
         self._runner: web.AppRunner | None = None
         self._closing = False
         self._methods = self._method_table()
+        self._gate: asyncio.Event | None = None
+        self.held = 0
+        """Requests waiting at the gate (see `hold`)."""
 
     def _method_table(self) -> dict[str, Callable[[JSON], Any]]:
         """Bot API method (lower case, as Telegram matches it) -> its implementation."""
@@ -203,6 +206,18 @@ class FakeTelegram(ChatExtras):
         """Change limits and faults at run time (same names as the constructor kwargs)."""
         self.config.update(**changes)
 
+    def hold(self) -> None:
+        """Hold every request that would put a message in a chat before it reaches
+        "Telegram", until `release`: a test stalls a broadcast without a clock. A held
+        request whose client gave up meanwhile is dropped unseen, as if it never arrived."""
+        if self._gate is None:
+            self._gate = asyncio.Event()
+
+    def release(self) -> None:
+        if self._gate is not None:
+            self._gate.set()
+            self._gate = None
+
     def reseed(self, seed: int) -> None:
         """Restart the fault dice so a scenario can be replayed identically."""
         self.rng.seed(seed)
@@ -264,6 +279,8 @@ class FakeTelegram(ChatExtras):
         config = self.config
         if config.latency > 0:
             await asyncio.sleep(config.latency)
+        if self._gate is not None and key in MESSAGE_METHODS:
+            await self._wait_at_gate(request, self._gate)
         hang = False
         if key not in FAULT_EXEMPT:
             if config.error_rate_5xx and self.rng.random() < config.error_rate_5xx:
@@ -293,6 +310,16 @@ class FakeTelegram(ChatExtras):
         if hang:
             return await self._hang_and_drop(request)
         return web.json_response({"ok": True, "result": result})
+
+    async def _wait_at_gate(self, request: web.Request, gate: asyncio.Event) -> None:
+        self.held += 1
+        try:
+            await gate.wait()
+        finally:
+            self.held -= 1
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            self._drop(request)  # the client gave up while it was held: it never arrived
 
     async def _hang_and_drop(self, request: web.Request) -> web.StreamResponse:
         """Simulate a request that never gets an answer: wait, then cut the connection."""
