@@ -2,10 +2,11 @@
 
 The bot (the real application, in this process) sends through the outbox dispatcher and the
 priority limiter to the fake Bot API server in its own process (1 msg/s per chat, 80 ms
-latency, a 1,000/s overall window). Two send paths, alternated round by round in the same run
-so that both see the same machine:
+latency, a 1,000/s overall window). Three send paths, alternated round by round in the same
+run so that all see the same machine:
 - `lean`: what the dispatcher does, requests prepared once per payload and answers read for
-  the message id only (bot/sending.py);
+  the message id only (bot/sending.py), over the lean HTTP client (bot/bulk_http.py);
+- `lean_aiohttp`: the same requests over aiohttp (what a deployment behind a proxy gets);
 - `ptb`: the baseline, every message through PTB's `send_message` (Telegram objects for the
   keyboard, the answer parsed into a `Message`), as every send went before.
 
@@ -29,7 +30,7 @@ from benchmarks.bench_calls import FIRST_ID, start_call
 from benchmarks.common import RunningBot, ServerProcess, bench_settings, rate_of, seeded_database
 
 LIMIT = 1000
-PATHS = ("lean", "ptb")
+PATHS = ("lean", "lean_aiohttp", "ptb")
 
 
 def _process_cpu(pid: int) -> float:
@@ -60,7 +61,10 @@ async def paid_round(n: int, workdir: Path, path: str, index: int) -> dict[str, 
         sending = {"max_in_flight": 128, "allow_paid_broadcast": True}
         settings = bench_settings(server, db_path, **sending, paid_messages_per_second=LIMIT)
         async with RunningBot(settings) as bot:
-            bot.services.dispatcher.sender.lean = path == "lean"
+            sender = bot.services.dispatcher.sender
+            sender.lean = path != "ptb"
+            if path != "lean":
+                await sender.stop()  # no lean HTTP client: bot.request (aiohttp)
             server.reset()
             cpu, server_cpu = time.process_time(), _process_cpu(server.process.pid)
             await start_call(bot.services)
@@ -85,7 +89,7 @@ async def paid_round(n: int, workdir: Path, path: str, index: int) -> dict[str, 
 def _line(path: str, rounds: list[dict[str, Any]]) -> str:
     ratios = [r["ratio"] for r in rounds]
     return (
-        f"paid.{path:<4} rate/1000={statistics.median(ratios):.3f} "
+        f"paid.{path:<12} rate/1000={statistics.median(ratios):.3f} "
         f"(rounds {' '.join(f'{x:.3f}' for x in ratios)}) "
         f"429s={sum(r['too_many'] for r in rounds)} "
         f"cpu/msg bot={statistics.median(r['bot_ms'] for r in rounds):.3f} ms "
@@ -101,16 +105,19 @@ def run(quick: bool = False) -> list[str]:
     load_before = _load()
     with tempfile.TemporaryDirectory() as tmp:
         for index in range(repeats):
-            for path in PATHS if index % 2 == 0 else PATHS[::-1]:
+            for path in PATHS[index % len(PATHS) :] + PATHS[: index % len(PATHS)]:
                 results[path].append(asyncio.run(paid_round(n, Path(tmp), path, index)))
     lean, ptb = results["lean"], results["ptb"]
-    gain = statistics.median(r["ratio"] for r in lean) / max(
-        1e-9, statistics.median(r["ratio"] for r in ptb)
-    )
+
+    def median_of(rounds: list[dict[str, Any]], key: str) -> float:
+        return max(1e-9, statistics.median(r[key] for r in rounds))
+
     return [
         f"paid n={n} limit={LIMIT}/s, {repeats} rounds per path, alternated; "
         f"load average {load_before} before, {_load()} after (2 cores)",
         _line("lean", lean) + " (target rate/1000>=0.95)",
+        _line("lean_aiohttp", results["lean_aiohttp"]) + " (same requests over aiohttp)",
         _line("ptb", ptb) + " (baseline: every message through PTB's send_message)",
-        f"paid.gain lean/ptb rate={gain:.2f}x",
+        f"paid.gain lean/ptb rate={median_of(lean, 'ratio') / median_of(ptb, 'ratio'):.2f}x "
+        f"bot cpu/msg={median_of(ptb, 'bot_ms') / median_of(lean, 'bot_ms'):.2f}x less",
     ]

@@ -118,7 +118,10 @@ class Dispatcher:
         self.fence: Fence | None = None
         self.settings = settings
         self.sender = BulkSender(
-            bot, paid=settings.allow_paid_broadcast, limit_args=self._send_args
+            bot,
+            paid=settings.allow_paid_broadcast,
+            limit_args=self._send_args,
+            connections=settings.max_in_flight + 16,
         )
         self.outbox = OutboxRepository(db)
         self.member_repo = MemberRepository(db)
@@ -174,6 +177,7 @@ class Dispatcher:
         if requeued:
             log.info("dispatcher requeued %d deliveries left in flight", requeued)
         self._stopping = self._given_up = False
+        await self.sender.start()
         self._task = asyncio.create_task(self._run(), name="essaim-dispatcher")
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -199,6 +203,7 @@ class Dispatcher:
                 await asyncio.wait(pending)
         await self.flush()
         await self.outbox.requeue_in_flight(self._token)
+        await self.sender.stop()
 
     @property
     def in_flight(self) -> int:

@@ -30,7 +30,7 @@ Route = tuple[aiohttp.BasicAuth | None, str | None, aiohttp.BasicAuth | None]
 """What the environment says about one origin: (netrc auth, proxy URL, proxy auth)."""
 
 
-def _route_from_env(url: str) -> Route:
+def route_from_env(url: str) -> Route:
     """HTTPS_PROXY/NO_PROXY and ~/.netrc for this URL's host, as aiohttp's `trust_env` reads
     them (blocking file reads: called in a thread)."""
     parsed = URL(url)
@@ -151,7 +151,7 @@ class AiohttpRequest(BaseRequest):
         key = "/".join(origin)
         route = self._routes.get(key)
         if route is None:
-            route = self._routes[key] = await asyncio.to_thread(_route_from_env, key)
+            route = self._routes[key] = await asyncio.to_thread(route_from_env, key)
         return route
 
 
@@ -159,20 +159,20 @@ def _body(request_data: RequestData | None) -> tuple[Any, dict[str, str] | None]
     if request_data is None:
         return None, None
     if not request_data.contains_files:
-        return _form(request_data.json_parameters), {"Content-Type": FORM}
-    form = aiohttp.FormData(quote_fields=False)  # file names as they are (é, not %C3%A9)
+        return form(request_data.json_parameters), {"Content-Type": FORM}
+    multipart = aiohttp.FormData(quote_fields=False)  # file names as they are (é, not %C3%A9)
     for name, value in request_data.json_parameters.items():
-        form.add_field(name, value)
+        multipart.add_field(name, value)
     for name, (filename, content, mime_type) in request_data.multipart_data.items():
-        form.add_field(name, content, filename=filename, content_type=mime_type)
-    return form, None
+        multipart.add_field(name, content, filename=filename, content_type=mime_type)
+    return multipart, None
 
 
 QUOTE_CACHED_FROM = 32
 """Values at least this long are quoted once (texts, keyboards), shorter ones every time."""
 
 
-def _form(params: dict[str, str]) -> str:
+def form(params: dict[str, str]) -> str:
     """`urllib.parse.urlencode(params)`, with the long values' quoting remembered: a broadcast
     sends one text and keyboard to thousands of chats, and quoting them is pure Python."""
     return "&".join(

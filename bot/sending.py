@@ -23,6 +23,7 @@ it, and `tests/test_bulk_sending.py` checks that both paths put the same message
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections import OrderedDict
@@ -37,6 +38,8 @@ from telegram.ext import ExtBot
 from telegram.request import RequestData
 from telegram.request._requestparameter import RequestParameter  # RequestData's items
 
+from bot.bulk_http import LeanRequest
+from bot.http import route_from_env
 from storage.outbox import Button, Payload
 
 PREPARED_PAYLOADS = 64
@@ -183,14 +186,36 @@ def prepare(payload: Payload, *, paid: bool) -> tuple[str, list[RequestParameter
 class BulkSender:
     """The outbox's sends: requests prepared once per payload, answers read for the id."""
 
-    def __init__(self, bot: ExtBot[Any], *, paid: bool, limit_args: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        bot: ExtBot[Any],
+        *,
+        paid: bool,
+        limit_args: dict[str, Any] | None,
+        connections: int = 80,
+    ) -> None:
         self.bot = bot
         self.paid = paid
         self.limit_args = limit_args
         # Arbitrary callback data rewrites keyboards inside PTB's methods: only PTB may send.
         self.lean = bot.callback_data_cache is None
+        self.connections = connections
+        self.http: LeanRequest | None = None
+        """The lean HTTP client (bot/bulk_http.py), unless a proxy is configured."""
         self._prepared: OrderedDict[int, tuple[Payload, tuple[str, list[RequestParameter]]]]
         self._prepared = OrderedDict()
+
+    async def start(self) -> None:
+        """Open the lean HTTP client, unless the environment routes the Bot API through a
+        proxy or gives it credentials (~/.netrc): those requests stay with aiohttp."""
+        route = await asyncio.to_thread(route_from_env, self.bot.base_url)
+        if route == (None, None, None) and self.http is None:
+            self.http = LeanRequest(self.connections)
+
+    async def stop(self) -> None:
+        http, self.http = self.http, None
+        if http is not None:
+            await http.shutdown()
 
     async def send(
         self,
@@ -210,7 +235,7 @@ class BulkSender:
                     self.bot, chat_id, payload, paid=self.paid, limit_args=self.limit_args
                 )
         endpoint, params = prepared
-        request = self.bot.request
+        request = self.http or self.bot.request
         url = f"{self.bot.base_url}/{endpoint}"
         data = RequestData([RequestParameter("chat_id", str(chat_id), None), *params])
 

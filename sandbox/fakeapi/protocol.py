@@ -3,6 +3,7 @@ parsing, message bodies (entities, length in UTF-16 units) and reply markups."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -194,7 +195,11 @@ class WireChecks:
         if parse_mode and str(parse_mode).lower() not in PARSE_MODES:
             raise _bad("unsupported parse_mode")
         try:
-            visible, entities = parse_text(raw, params.get("parse_mode"), given)
+            if given is None and isinstance(parse_mode, str):
+                visible, found = _parsed(raw, parse_mode)  # a broadcast: one text, many sends
+                entities = [dict(entity) for entity in found]
+            else:
+                visible, entities = parse_text(raw, params.get("parse_mode"), given)
         except EntityParseError as exc:
             raise _bad(f"can't parse entities: {exc}") from None
         if required and not visible:
@@ -238,3 +243,9 @@ class WireChecks:
         if obj.get("remove_keyboard"):
             return _Markup(remove_keyboard=True)
         return _Markup()
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str, parse_mode: str) -> tuple[str, list[JSON]]:
+    """`parse_text` remembered (callers copy the entities before storing them)."""
+    return parse_text(text, parse_mode)
