@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY = 50
 FLUSH_SECONDS = 0.25
 IDLE_POLL_SECONDS = 1.0
+STOP_POLL_SECONDS = 0.05
 START_WINDOW = 8  # requests in flight at first; grows by one per success up to max_in_flight
 
 
@@ -194,13 +195,15 @@ class Dispatcher:
         if self._in_flight:
             _, pending = await asyncio.wait(self._in_flight, timeout=grace)
             self._given_up = True
-            on_wire = pending & self._on_wire
-            if on_wire:
-                log.info("dispatcher stopping: awaiting %d sends on the wire", len(on_wire))
-            for task in pending - on_wire:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
+            if pending & self._on_wire:
+                on_wire = len(pending & self._on_wire)
+                log.info("dispatcher stopping: awaiting %d sends on the wire", on_wire)
+            while pending:
+                # Also a send that leaves the wire without an answer to wait for (a 429 sends
+                # it back to the limiter's pause): it does not go again.
+                for task in pending - self._on_wire:
+                    task.cancel()
+                _, pending = await asyncio.wait(pending, timeout=STOP_POLL_SECONDS)
         await self.flush()
         await self.outbox.requeue_in_flight(self._token)
         await self.sender.stop()

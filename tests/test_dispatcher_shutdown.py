@@ -79,3 +79,34 @@ async def test_a_held_request_whose_client_gave_up_never_arrives(server: FakeTel
         await waiting
     assert (await member.receive()).text == "arrivé"
     assert server.stats.delivered == 1
+
+
+async def test_a_send_told_to_wait_by_telegram_during_the_stop_does_not_hold_it(
+    server: FakeTelegram, bot: BotHarness
+) -> None:
+    """A 429 sends a request back to the limiter's pause: stopping does not wait it out."""
+    from sandbox.fakeapi.protocol import ApiError
+
+    for chat_id in MEMBERS:
+        server.user(chat_id, f"M{chat_id}")
+    await seed_members(bot, MEMBERS)
+    asked: list[int] = []
+    answer = asyncio.Event()
+
+    async def too_many(params: dict[str, Any]) -> Any:
+        asked.append(int(params["chat_id"]))
+        await answer.wait()
+        raise ApiError(429, "Too Many Requests: retry after 600", {"retry_after": 600})
+
+    server._methods["sendmessage"] = too_many
+    dispatcher = bot.services.require_dispatcher()
+    async with bot.services.db.transaction():
+        await bot.services.outbox.notify(MEMBERS, "test", lambda _chat: Payload(text="Appel"))
+    await server.wait_until(lambda: len(asked) >= 3, message="nothing reached Telegram")
+    stopping = asyncio.create_task(dispatcher.stop(grace=0))
+    await server.wait_until(lambda: dispatcher.in_flight <= len(asked))
+    answer.set()  # 429 for everything on the wire: each goes back to a 10-minute pause
+    await asyncio.wait_for(stopping, timeout=30)  # not 600 s
+    rows = await bot.state.deliveries_of("test")
+    assert {d.status for d in rows} == {"queued"}
+    assert server.stats.delivered == 0
