@@ -8,6 +8,8 @@ import inspect
 import sys
 import time
 
+# bench_backends and bench_scale compare SQLite with PostgreSQL (skipped, saying why, without
+# one); bench_pg_drivers is run by name.
 MODULES = [
     "bench_pairs",
     "bench_calls",
@@ -16,6 +18,8 @@ MODULES = [
     "bench_ops",
     "bench_workers",
     "bench_consultations",
+    "bench_backends",
+    "bench_scale",
 ]
 
 

@@ -77,8 +77,11 @@ async def _presses(server: ServerProcess, ids: list[int], delay: float) -> list[
     return latencies
 
 
-async def broadcast(n: int, limiter: str, workdir: Path, paid: bool = False) -> dict[str, Any]:
-    """One call to n members; returns the server's figures and the press latencies."""
+async def broadcast(
+    n: int, limiter: str, workdir: Path, paid: bool = False, database: str | None = None
+) -> dict[str, Any]:
+    """One call to n members; returns the server's figures and the press latencies.
+    `database`: a PostgreSQL URL (an empty database) instead of an SQLite file in workdir."""
     limits: dict[str, Any] = {"per_chat_per_second": 1, "latency": 0.08}
     if paid:
         limits["paid_broadcast_per_second"] = 1000
@@ -86,7 +89,7 @@ async def broadcast(n: int, limiter: str, workdir: Path, paid: bool = False) -> 
     else:
         limits["global_per_second"] = 30
     recipients = range(FIRST_ID, FIRST_ID + n)
-    db_path = workdir / f"{limiter}-{paid}.sqlite3"
+    db_path = database or workdir / f"{limiter}-{paid}.sqlite3"
     await seeded_database(db_path, recipients, ambassadors=PRESSERS)
     with ServerProcess(**limits) as server:
         server.add_users(1, 2)

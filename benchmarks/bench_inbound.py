@@ -45,15 +45,16 @@ async def _press_all(server: ServerProcess, members: range, presses: int) -> flo
     return float(result["answered"]) / float(result["seconds"])
 
 
-async def essaim(members: int, presses: int, workdir: Path) -> float:
+async def essaim(members: int, presses: int, workdir: Path, database: str | None = None) -> float:
+    """`database`: a PostgreSQL URL (an empty database) instead of an SQLite file."""
     recipients = range(FIRST_ID, FIRST_ID + members)
     db_path = workdir / "inbound.sqlite3"
     db_path.unlink(missing_ok=True)
-    await seeded_database(db_path, recipients)
+    await seeded_database(database or db_path, recipients)
     with ServerProcess() as server:
         server.add_users(1, 2)
         server.add_users(recipients.start, recipients.stop)
-        settings = bench_settings(server, db_path, messages_per_second=30)
+        settings = bench_settings(server, database or db_path, messages_per_second=30)
         async with RunningBot(settings) as bot:
             await start_call(bot.services)
             # The server runs in another process: polling its counters is the only way.

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.db import to_db_time
+from storage.db import is_url, open_database, to_db_time
 from storage.sqlite import SqliteDatabase
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,8 +124,12 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(list(values))
 
 
-async def seeded_database(path: Path, member_ids: range, ambassadors: int = 0) -> None:
-    """A migrated database with onboarded members (fast path: executemany)."""
+async def seeded_database(path: Path | str, member_ids: range, ambassadors: int = 0) -> None:
+    """A migrated database with onboarded members (fast path: executemany, or COPY when
+    `path` is a PostgreSQL URL)."""
+    if is_url(path):
+        await _seeded_postgres(str(path), member_ids, ambassadors)
+        return
     db = SqliteDatabase(path)
     await db.connect()
     now = to_db_time(datetime.now(UTC))
@@ -146,7 +150,38 @@ async def seeded_database(path: Path, member_ids: range, ambassadors: int = 0) -
         )
 
 
-def bench_settings(server: ServerProcess, db_path: Path, **sending: Any) -> Any:
+async def _seeded_postgres(url: str, member_ids: range, ambassadors: int) -> None:
+    import asyncpg
+
+    db = await open_database(url)
+    await db.close()
+    now = datetime.now(UTC)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.copy_records_to_table(
+            "members",
+            columns=[
+                *("telegram_id", "display_name", "username", "language", "territory"),
+                *("is_ambassador", "consent_at", "onboarded_at", "referral_code"),
+                *("created_at", "last_seen_at"),
+            ],
+            records=(
+                (i, f"M{i}", f"m{i}", "fr", "Blaye", n < ambassadors, now, now, f"r{i}", now, now)
+                for n, i in enumerate(member_ids)
+            ),
+        )
+        await conn.copy_records_to_table(
+            "member_themes",
+            columns=["member_id", "theme"],
+            records=((i, "Solidarité") for i in member_ids),
+        )
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+def bench_settings(server: ServerProcess, db_path: Path | str, **sending: Any) -> Any:
+    """Settings for a bot against the server; `db_path` may be a PostgreSQL URL."""
     from bot.config import Settings
 
     return Settings(
@@ -155,7 +190,7 @@ def bench_settings(server: ServerProcess, db_path: Path, **sending: Any) -> Any:
             "base_url": server.base_url,
             "base_file_url": server.base_file_url,
         },
-        database={"path": str(db_path)},
+        database={"url": db_path} if is_url(db_path) else {"path": str(db_path)},
         coordinators=[1],
         territories=["Blaye", "Libourne"],
         themes=["Solidarité", "Culture"],

@@ -186,6 +186,23 @@ class OutboxRepository:
 
     async def enqueue(self, deliveries: Sequence[NewDelivery], now: datetime) -> None:
         stamp = to_db_time(now)
+        # A broadcast shares one payload object (per language) and one deadline among its
+        # copies: each is written out once, not once per copy (100,000 copies for a big call).
+        payloads: dict[int, str] = {}
+        times: dict[datetime, str] = {}
+
+        def payload(d: NewDelivery) -> str:
+            text = payloads.get(id(d.payload))
+            if text is None:
+                text = payloads[id(d.payload)] = d.payload.model_dump_json(exclude_defaults=True)
+            return text
+
+        def when(instant: datetime) -> str:
+            text = times.get(instant)
+            if text is None:
+                text = times[instant] = to_db_time(instant)
+            return text
+
         await self.db.executemany(
             "INSERT INTO deliveries (chat_id, kind, ref_id, priority, payload, not_before, "
             "due_at, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -195,14 +212,14 @@ class OutboxRepository:
                     d.kind,
                     d.ref_id,
                     d.priority,
-                    d.payload.model_dump_json(exclude_defaults=True),
+                    payload(d),
                     due,
                     due,
-                    to_db_time(d.expires_at) if d.expires_at else None,
+                    when(d.expires_at) if d.expires_at else None,
                     stamp,
                 )
                 for d in deliveries
-                for due in (to_db_time(d.not_before) if d.not_before else stamp,)
+                for due in (when(d.not_before) if d.not_before else stamp,)
             ],
         )
 

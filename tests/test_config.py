@@ -34,6 +34,14 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
     assert "abcdef" not in repr(settings)
 
 
+def test_a_database_url_in_the_environment_selects_postgresql(tmp_path, monkeypatch):
+    path = tmp_path / "config.toml"
+    path.write_text('[database]\npath = "a.db"\n')
+    assert load_settings(path).database.target == Path("a.db")  # SQLite unless told
+    monkeypatch.setenv("ESSAIM_DATABASE__URL", "postgresql://essaim@db.internal/essaim")
+    assert load_settings(path).database.target == "postgresql://essaim@db.internal/essaim"
+
+
 @pytest.mark.parametrize(
     ("toml", "key"),
     [
