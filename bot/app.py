@@ -33,6 +33,7 @@ from bot.services.audience import AudienceService
 from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
+from bot.services.call_mine import MemberCalls
 from bot.services.calls import CallService
 from bot.services.circle_decision_drafts import DecisionDrafts
 from bot.services.circle_decisions import CircleDecisions
@@ -121,6 +122,7 @@ def build_services(settings: Settings, clock: Clock, db: Database) -> Services:
         calls=calls,
         call_drafts=CallDrafts(db, settings, clock, texts, outbox, calls),
         call_management=CallManagement(calls),
+        call_mine=MemberCalls(calls),
         consultations=consultations,
         consultation_drafts=ConsultationDrafts(consultations),
         consultation_admin=ConsultationAdmin(consultations),

@@ -15,6 +15,7 @@ from bot.services.audience import AudienceService
 from bot.services.broadcasts import Broadcasts
 from bot.services.call_drafts import CallDrafts
 from bot.services.call_management import CallManagement
+from bot.services.call_mine import MemberCalls
 from bot.services.calls import CallService
 from bot.services.circle_decision_drafts import DecisionDrafts
 from bot.services.circle_decisions import CircleDecisions
@@ -56,6 +57,7 @@ class Services:
     calls: CallService
     call_drafts: CallDrafts
     call_management: CallManagement
+    call_mine: MemberCalls
     consultations: ConsultationService
     consultation_drafts: ConsultationDrafts
     consultation_admin: ConsultationAdmin

@@ -174,3 +174,53 @@ def _date(year: int | None, month: int, day: int, today: date) -> date | None:
 def day_without_hour(text: str, now: datetime, zone: ZoneInfo) -> bool:
     """Whether the text names a day but no hour ("samedi", "le 12"): say the hour is missing."""
     return parse_when(text, now, zone) is None and parse_when(f"{text} 12h", now, zone) is not None
+
+
+_SPOKEN_DAYS = {
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_SPOKEN_MONTHS = {
+    "fr": (
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+}
+
+
+def spoken(instant: datetime, zone: ZoneInfo, lang: str) -> str:
+    """A date as people say it, with its weekday: "samedi 2 décembre, 10 h" (French, the
+    clear-language way to write hours), "Saturday 2 December, 10:00" (English)."""
+    local = instant.astimezone(zone)
+    code = lang if lang in _SPOKEN_DAYS else "fr"
+    day = _SPOKEN_DAYS[code][local.weekday()]
+    month = _SPOKEN_MONTHS[code][local.month - 1]
+    if code == "fr":
+        hour = f"{local.hour}\u00a0h" + (f"\u00a0{local.minute:02d}" if local.minute else "")
+        first = "1er" if local.day == 1 else str(local.day)
+        return f"{day} {first} {month}, {hour}"
+    return f"{day} {local.day} {month}, {local.hour:02d}:{local.minute:02d}"

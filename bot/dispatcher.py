@@ -349,20 +349,24 @@ class Dispatcher:
                     log.exception("dispatcher observer failed")
 
     async def edit_message(self, chat_id: int, message_id: int, payload: Payload) -> None:
-        """Edit a message the bot sent (a live summary); an unchanged text is not an error.
+        """Edit a message the bot sent (a live summary, a member's copy of a call: its caption
+        when the payload has a photo); an unchanged text is not an error.
 
         On the bulk lane: nobody is waiting on this edit, and that lane keeps the strict
         per-chat spacing, so the summary never trips the per-chat limit right after it was sent.
         """
+        common: dict[str, Any] = {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "parse_mode": ParseMode.HTML,
+            "reply_markup": keyboard(payload),
+            "rate_limit_args": self._bulk_args,
+        }
         try:
-            await self.bot.edit_message_text(
-                payload.text,
-                chat_id=chat_id,
-                message_id=message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboard(payload),
-                rate_limit_args=self._bulk_args,
-            )
+            if payload.photo:
+                await self.bot.edit_message_caption(caption=payload.text, **common)
+            else:
+                await self.bot.edit_message_text(payload.text, **common)
         except BadRequest as error:
             if "not modified" not in str(error).lower():
                 log.info("edit of message %d in chat %d refused", message_id, chat_id)

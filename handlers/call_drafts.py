@@ -105,7 +105,7 @@ async def render(update: Update, context: AppContext, lang: str, view: DraftView
                 lang,
                 "calls.scheduled",
                 id=call.id,
-                when=context.services.calls.local(call.scheduled_at),
+                when=context.services.calls.local(call.scheduled_at, lang),
             )
         else:
             text = t(context, lang, "calls.sent", id=call.id, count=call.recipients)

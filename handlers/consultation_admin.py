@@ -47,7 +47,7 @@ def _list_screen(
                 id=consultation.id,
                 title=consultation.title,
                 status=t(context, lang, f"consultations.status.{consultation.status}"),
-                closes=service.local(consultation.closes_at),
+                closes=service.local(consultation.closes_at, lang),
                 count=answered,
             )
         )

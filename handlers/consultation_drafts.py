@@ -111,7 +111,7 @@ async def render(update: Update, context: AppContext, lang: str, view: DraftView
             return
         service = context.services.consultations
         if consultation.status == "scheduled" and consultation.scheduled_at is not None:
-            when = service.local(consultation.scheduled_at)
+            when = service.local(consultation.scheduled_at, lang)
             text = t(context, lang, "consultations.scheduled", id=consultation.id, when=when)
         else:
             text = t(

@@ -115,7 +115,9 @@ def done_screen(context: AppContext, lang: str, view: MemberView) -> tuple[str, 
     if consultation is None:
         raise ValueError("no consultation")
     service = _service(context)
-    text = t(context, lang, "consultations.thanks", closes=service.local(consultation.closes_at))
+    text = t(
+        context, lang, "consultations.thanks", closes=service.local(consultation.closes_at, lang)
+    )
     rows: Rows = []
     if service.engine.is_open(consultation):
         rows.append(

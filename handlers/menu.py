@@ -20,6 +20,7 @@ from storage.outbox import Rows
 MEMBER = [
     "aide",
     "profil",
+    "mesappels",
     "proposer",
     "initiatives",
     "mesinitiatives",

@@ -275,6 +275,18 @@ class CallRepository:
         )
         return [int(r["call_id"]) for r in rows]
 
+    async def member_upcoming(self, member_id: int, now: datetime) -> list[tuple[Call, Answer]]:
+        """The calls still to come that the member said yes to (or waits for), soonest first."""
+        columns = ", ".join(f"c.{c.strip()}" for c in _COLUMNS.split(","))
+        rows = await self.db.fetch_all(
+            f"SELECT {columns}, a.answer AS my_answer FROM call_answers a "
+            "JOIN calls c ON c.id = a.call_id WHERE a.member_id = ? "
+            "AND a.answer IN ('yes', 'waiting') AND c.status IN ('open', 'complete', 'closed') "
+            "AND c.event_at > ? ORDER BY c.event_at, c.id",
+            (member_id, to_db_time(now)),
+        )
+        return [(_call(r), r["my_answer"]) for r in rows]
+
     async def answer_counts(self, call_id: int) -> dict[str, int]:
         rows = await self.db.fetch_all(
             "SELECT answer, SUM(n) AS n FROM (SELECT answer, COUNT(*) AS n FROM call_answers "

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.services.batching import Batcher
+from bot.services.call_buttons import CallAction, CallPress, CallReply
 from tests.helpers import seed_members
 from tests.test_calls import FAST, draft_call, start_coordinator
 
@@ -43,10 +44,13 @@ async def test_a_storm_of_presses_fills_the_call_exactly_and_queues_the_rest(ser
     # Withdrawals and double taps, all at once: two volunteers leave, one taps twice.
     leaving = sorted(told_yes)[:2]
     staying = sorted(told_yes)[2]
+    # Each copy now shows its answer: "Je viens" again comes from a keyboard not yet edited.
+    copy = server.user(staying).last
+    yes = CallPress(CallAction.ANSWER, call_id=1, reply=CallReply.YES).pack()
     await asyncio.gather(
-        *(server.user(m).press("Pas cette fois") for m in leaving),
-        server.user(staying).press("Je viens"),
-        server.user(staying).press("Je viens"),
+        *(server.user(m).press("Je ne peux plus venir") for m in leaving),
+        server.user(staying).press_data(yes, copy.message_id),
+        server.user(staying).press_data(yes, copy.message_id),
     )
     await bot.drain()
     stored = await bot.state.call_answers()

@@ -47,7 +47,7 @@ async def test_a_double_send_of_the_schedule_time_schedules_one_call(server, mak
     await coord.press("Programmer")
     await coord.receive(contains="Quand faut-il l'envoyer")
     await asyncio.gather(coord.send("demain 9h"), coord.send("demain 9h"))
-    await coord.receive(contains="programmé pour le 03/03/2026 09:00")
+    await coord.receive(contains="programmé pour mardi 3 mars, 9 h")
     await coord.receive(contains="Je n'attendais pas")  # the second one finds no draft
     calls = await _calls(bot)
     assert [c.status for c in calls] == ["scheduled"]

@@ -33,6 +33,9 @@ class CallAction(StrEnum):
     ASK_CANCEL = "ca"
     CANCEL = "cy"
     FULL_LIST = "vl"
+    MINE = "me"
+    WITHDRAW = "wd"
+    WITHDRAW_REMINDED = "wr"
 
 
 class CallReply(StrEnum):
@@ -46,7 +49,8 @@ class Every(StrEnum):
 
 @dataclass(frozen=True)
 class CallPress(Press):
-    """A press on a call button: members' answers, the /appel draft, the /appels screens.
+    """A press on a call button: members' answers (on their copy, on a reminder, in
+    /mesappels), the /appel draft, the /appels screens.
 
     `step` and `preset` are the draft's Step and DeadlinePreset values (call_drafts.py imports
     this module, so they travel as strings and the handler reads them back).
@@ -66,6 +70,9 @@ class CallPress(Press):
         CallAction.ASK_CANCEL: "call_id",
         CallAction.CANCEL: "call_id",
         CallAction.FULL_LIST: "call_id",
+        CallAction.MINE: "page",
+        CallAction.WITHDRAW: "call_id page",
+        CallAction.WITHDRAW_REMINDED: "call_id",
     }
     action: CallAction
     call_id: int = 0
@@ -74,3 +81,4 @@ class CallPress(Press):
     step: str = ""
     index: int | Every = Every.ALL
     ambassadors: bool = False
+    page: int = 0

@@ -217,23 +217,29 @@ class CallDrafts(FeatureService):
         self, coordinator_id: int, step: Step, data: dict[str, Any], when: datetime
     ) -> DraftView | None:
         now = self.clock.now()
+        lang = await self._language(coordinator_id)
         if when <= now:
-            return self._error(step, data, "calls.error.past", None, when=self.calls.local(when))
+            return self._error(
+                step, data, "calls.error.past", None, when=self.calls.local(when, lang)
+            )
         if step is Step.WHEN:
             data["event_at"] = when.isoformat()
             return await self._save(coordinator_id, Step.NEEDED, data)
         event_at = datetime.fromisoformat(data["event_at"])
         if step is Step.DEADLINE:
             if when > event_at:
-                return self._error(
-                    step, data, "calls.error.deadline_after", None, when=self.calls.local(event_at)
-                )
+                when_text = self.calls.local(event_at, lang)
+                return self._error(step, data, "calls.error.deadline_after", None, when=when_text)
             data["deadline_at"] = when.isoformat()
             return await self._save(coordinator_id, Step.TERRITORIES, data)
         deadline = datetime.fromisoformat(data["deadline_at"])
         if when >= deadline:
             return self._error(
-                step, data, "calls.error.schedule_after", None, when=self.calls.local(deadline)
+                step,
+                data,
+                "calls.error.schedule_after",
+                None,
+                when=self.calls.local(deadline, lang),
             )
         return await self._send(coordinator_id, Step.SCHEDULE, scheduled_at=when)
 

@@ -13,9 +13,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.services.call_buttons import CallAction, CallPress
 from bot.services.calls import KIND_CALL, KIND_REMINDER, LIVE, CallCounts, CallService
-from bot.texts import Raw
+from bot.texts import Raw, plain
 from storage.calls import Answer, Call, Volunteer
+from storage.outbox import Button
 
 REMIND_AGAIN_AFTER = timedelta(minutes=10)
 """A second "Relancer" sooner than this is a double tap, not a new reminder."""
@@ -173,8 +175,22 @@ class CallManagement:
         people = await self.repo.volunteers(call.id, ["yes"])
         await self.outbox.enqueue(
             [
-                self.calls.notice(call, v.member_id, v.language, "calls.reminder", KIND_REMINDER)
+                self.calls.notice(
+                    call,
+                    v.member_id,
+                    v.language,
+                    "calls.reminder",
+                    KIND_REMINDER,
+                    [[self._withdraw_button(call, v.language)]],
+                )
                 for v in people
             ]
         )
         return len(people)
+
+    def _withdraw_button(self, call: Call, lang: str) -> Button:
+        """On a reminder: "Je ne peux plus venir", so nobody has to find the call again."""
+        press = CallPress(CallAction.WITHDRAW_REMINDED, call_id=call.id)
+        return Button(
+            text=plain(self.calls.texts.get(lang, "calls.button.withdraw")), data=press.pack()
+        )

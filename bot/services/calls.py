@@ -14,17 +14,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dates import spoken
 from bot.services.audience import AudienceService
 from bot.services.base import FeatureService
 from bot.services.broadcasts import Broadcasts
 from bot.services.call_answers import AnswerResult, CallAnswers, Outcome
 from bot.services.call_buttons import CallAction, CallPress, CallReply
+from bot.services.call_times import reminder_times
 from bot.services.live_summary import Editor, LiveSummary, Located
 from bot.services.members import MemberService
 from bot.services.outbox import OutboxService
@@ -60,37 +61,6 @@ class CallCounts:
     waiting: int = 0
 
 
-def reminder_times(
-    event_at: datetime,
-    hours: Sequence[int],
-    now: datetime,
-    zone: ZoneInfo,
-    day_start: time,
-    day_end: time,
-) -> list[datetime]:
-    """When to remind volunteers: `hours` before the event, moved into the day window.
-
-    Too early in the morning moves to that morning's start if still before the event, else
-    to the evening before; too late moves back to that evening. Never after the event;
-    reminders already in the past are dropped.
-    """
-    found: set[datetime] = set()
-    for h in hours:
-        due = (event_at - timedelta(hours=h)).astimezone(zone)
-        if due.time() < day_start:
-            morning = datetime.combine(due.date(), day_start, tzinfo=zone)
-            if morning < event_at:
-                due = morning
-            else:
-                due = datetime.combine(due.date() - timedelta(days=1), day_end, tzinfo=zone)
-        elif due.time() > day_end:
-            due = datetime.combine(due.date(), day_end, tzinfo=zone)
-        utc = due.astimezone(now.tzinfo)
-        if now < utc < event_at:
-            found.add(utc)
-    return sorted(found)
-
-
 class CallService(FeatureService):
     def __init__(
         self,
@@ -110,6 +80,10 @@ class CallService(FeatureService):
         broadcasts.register(KIND_CALL)
         self.repo = CallRepository(db)
         self.answers = CallAnswers(db, self.repo, clock, self._notify_promoted, self.touch)
+        self.promoted_hooks: list[Callable[[Call, int], Awaitable[None]]] = []
+        """Also told of a promotion from the waiting list (the member's copy follows it)."""
+        self.editor: Editor | None = None
+        self.stoppers: list[Callable[[], Awaitable[None]]] = []
         self.summary = LiveSummary(
             name="call",
             summary_kind=KIND_SUMMARY,
@@ -133,12 +107,15 @@ class CallService(FeatureService):
         """Follow the dispatcher's results (live summary) and edit through `editor`."""
         observe(self.summary.on_results)
         self.summary.attach(editor)
+        self.editor = editor
 
     def sweepers(self) -> list[Callable[[], Awaitable[None]]]:
         return [self.send_scheduled]
 
     async def stop(self) -> None:
         await self.summary.stop()
+        for stop in self.stoppers:
+            await stop()
 
     def touch(self, call_id: int) -> None:
         """Something the coordinator's summary shows changed."""
@@ -149,8 +126,9 @@ class CallService(FeatureService):
     def _t(self, lang: str, key: str, **params: Any) -> str:
         return self.texts.get(lang, key, **params)
 
-    def local(self, instant: datetime) -> str:
-        return instant.astimezone(self.settings.zone).strftime("%d/%m/%Y %H:%M")
+    def local(self, instant: datetime, lang: str) -> str:
+        """A date as people read it, with its weekday ("samedi 2 décembre, 10 h")."""
+        return spoken(instant, self.settings.zone, lang)
 
     def render_call(self, call: NewCall, lang: str) -> str:
         """The call exactly as members see it (the preview shows this same text)."""
@@ -159,9 +137,9 @@ class CallService(FeatureService):
             "calls.message",
             text=call.text,
             place=call.place,
-            when=self.local(call.event_at),
+            when=self.local(call.event_at, lang),
             needed=Raw(self._t(lang, "calls.needed", count=call.needed)),
-            deadline=self.local(call.deadline_at),
+            deadline=self.local(call.deadline_at, lang),
         )
 
     def member_payload(self, call: NewCall, call_id: int, lang: str) -> Payload:
@@ -291,18 +269,28 @@ class CallService(FeatureService):
             log.info("scheduled call %d sent to %d members", call.id, count)
 
     def notice(
-        self, call: Call, member_id: int, lang: str, key: str, kind: str = KIND_NOTICE
+        self,
+        call: Call,
+        member_id: int,
+        lang: str,
+        key: str,
+        kind: str = KIND_NOTICE,
+        buttons: Sequence[Sequence[Button]] = (),
     ) -> NewDelivery:
         """A message to one member about a call (its title, place and time), in their language."""
         text = self._t(
-            lang, key, title=self.title(call), place=call.place, when=self.local(call.event_at)
+            lang,
+            key,
+            title=self.title(call),
+            place=call.place,
+            when=self.local(call.event_at, lang),
         )
         return NewDelivery(
             chat_id=member_id,
             kind=kind,
             ref_id=call.id,
             priority=PRIORITY_NOTICE,
-            payload=Payload(text=text),
+            payload=Payload(text=text, buttons=[list(row) for row in buttons]),
             expires_at=call.event_at,
         )
 
@@ -325,6 +313,8 @@ class CallService(FeatureService):
         member = await self.members.get(member_id)
         lang = member.language if member else self.settings.default_language
         await self.outbox.enqueue([self.notice(call, member_id, lang, "calls.promoted")])
+        for hook in self.promoted_hooks:
+            await hook(call, member_id)
 
     async def relay(self, call_id: int, member_id: int) -> tuple[Call, str] | None:
         """The call and the member's referral code, if they received this call."""
@@ -344,7 +334,7 @@ class CallService(FeatureService):
             "calls.relay",
             title=self.title(call),
             place=call.place,
-            when=self.local(call.event_at),
+            when=self.local(call.event_at, lang),
             link=link,
         )
 

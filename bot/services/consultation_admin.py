@@ -124,7 +124,7 @@ class ConsultationAdmin:
                     lang,
                     "consultations.reminder",
                     title=consultation.title,
-                    closes=self.service.local(consultation.closes_at),
+                    closes=self.service.local(consultation.closes_at, lang),
                 )
                 start = ConsultPress(ConsultAction.START, consultation_id=consultation_id)
                 label = plain(self.service.texts.get(lang, "consultations.button.start"))

@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.config import Settings
+from bot.dates import spoken
 from bot.services.audience import AudienceService
 from bot.services.base import FeatureService
 from bot.services.broadcasts import Broadcasts
@@ -83,8 +84,9 @@ class ConsultationService(FeatureService):
     def _t(self, lang: str, key: str, **params: Any) -> str:
         return self.texts.get(lang, key, **params)
 
-    def local(self, instant: datetime) -> str:
-        return instant.astimezone(self.settings.zone).strftime("%d/%m/%Y %H:%M")
+    def local(self, instant: datetime, lang: str) -> str:
+        """A date as people read it, with its weekday ("samedi 2 décembre, 10 h")."""
+        return spoken(instant, self.settings.zone, lang)
 
     async def language(self, member_id: int) -> str:
         member = await self.members.get(member_id)
@@ -103,7 +105,7 @@ class ConsultationService(FeatureService):
             title=consultation.title,
             intro=consultation.intro or "",
             count=len(consultation.questions),
-            closes=self.local(consultation.closes_at),
+            closes=self.local(consultation.closes_at, lang),
         )
         data = ConsultPress(ConsultAction.START, consultation_id=consultation.id).pack()
         button = Button(text=plain(self._t(lang, "consultations.button.start")), data=data)
