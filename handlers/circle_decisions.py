@@ -92,7 +92,7 @@ async def render_draft(
             "decisions.sent",
             circle=view.decision.title,
             count=view.recipients,
-            closes=context.services.consultations.local(view.decision.closes_at),
+            closes=context.services.consultations.local(view.decision.closes_at, lang),
         )
         await show(update, context, text)
         return

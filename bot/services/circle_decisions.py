@@ -117,7 +117,7 @@ class CircleDecisions:
                 name=proposer,
                 circle=circle,
                 question=question.text,
-                closes=self.service.local(closes_at),
+                closes=self.service.local(closes_at, lang),
             )
         ]
         if numbered or needs_numbers(question):
