@@ -32,7 +32,7 @@ async def test_a_scheduled_consultation_goes_at_its_time(server, make_bot, clock
     await coord.receive(contains="avant la clôture")
     # A double send of the date schedules once.
     await asyncio.gather(coord.send("05/03 9h"), coord.send("05/03 9h"))
-    await coord.receive(contains="programmée pour le 05/03/2026 09:00")
+    await coord.receive(contains="programmée pour jeudi 5 mars, 9 h")
     repo = ConsultationRepository(bot.services.db)
     [consultation] = await repo.all()
     assert consultation.status == "scheduled"
